@@ -1,0 +1,17 @@
+"""Core of the Sock Shop service-mesh handbook.
+
+Everything that knows the lab's format lives here, so that the site (``macros/``)
+and the runner (``scripts/apply.py``) stay thin adapters over one model:
+
+- ``variables``  the ${VAR} catalogue, its patterns and how values are resolved
+- ``steps``      the step kinds and the command each one stands for
+- ``stages``     loading ``manifests/stage-N-*/stage.yaml`` into ``Stage`` objects
+- ``manifests``  manifest files, their documents, rendering and lint
+- ``lab``        the whole lab: stages + variables + call graph, loaded and checked
+- ``shell``      a command as the text a reader pastes into bash
+- ``blocks``     the reader-visible blocks (pages and ``--dry-run`` share them)
+- ``validation`` kubeconform (and a Python fallback) over rendered manifests
+- ``execute``    running a plan against a cluster through a CLI
+- ``pages``      Markdown for the macros
+- ``diagrams``   Mermaid generated from the manifests
+"""

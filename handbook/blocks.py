@@ -1,0 +1,109 @@
+"""The blocks a reader copies, built once for both the pages and ``apply.py --dry-run``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .lab import Lab
+from .shell import command_text, quote_word
+from .stages import Stage
+from .steps import DEFAULT_CLI, ApplyStep, CheckStep, ManualStep, PatchStep, Step
+from .variables import Values
+
+DEFAULT_PLATFORM = "openshift"
+BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
+
+
+@dataclass(frozen=True)
+class Block:
+    ref: str  # "stage-1/create-project", or "stage-1/export"
+    kind: str  # export, apply, patch, run, wait, check, manual
+    text: str  # what the reader copies; for manual steps, the instruction itself
+    title: str | None = None  # the manifest's file name for apply and patch
+    output: str | None = None  # what a check should print
+    platforms: tuple[str, ...] = ()
+    demo: bool = False
+
+    @property
+    def copyable(self) -> bool:
+        return self.kind != "manual"
+
+
+def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
+    """``export NAME=...`` lines for every variable the stage uses.
+
+    Without values (the pages), derived variables show their derivation and discoverable ones
+    the command that reads them from the cluster; values given with --set show literally.
+    """
+    defaults = values or lab.variables.resolve()
+    lines = []
+    for name in lab.variables_for(stage):
+        variable = lab.variables.variables[name]
+        origin = defaults.origin(name)
+        if origin in ("set", "discovered"):
+            rhs = quote_word(defaults[name])
+        elif origin == "derived":
+            rhs = str(variable.derive)
+        elif platform in variable.discover:
+            rhs = "$(" + " ".join(quote_word(w) for w in variable.discover[platform]) + ")"
+        else:
+            rhs = quote_word(defaults[name])
+        lines.append(f"export {name}={rhs}")
+    return Block(ref=f"{stage.id}/export", kind="export", text="\n".join(lines))
+
+
+def step_block(step: Step, cli: str) -> Block:
+    common = {"ref": step.ref, "kind": step.kind, "platforms": step.platforms, "demo": step.demo}
+    if isinstance(step, ManualStep):
+        return Block(text=step.text, **common)
+    command = step.command()
+    assert command is not None, f"{step.ref}: a {step.kind} step always has a command"
+    title = step.file if isinstance(step, ApplyStep | PatchStep) else None
+    output = step.output if isinstance(step, CheckStep) else None
+    return Block(text=command_text(command.for_cli(cli)), title=title, output=output, **common)
+
+
+def catch_up_block(stage: Stage) -> Block:
+    argv = ["python3", "scripts/apply.py", stage.id]
+    if stage.audience == "user":
+        argv += ["--user", "${LAB_USER}"]
+    return Block(ref=f"{stage.id}/catch-up", kind="run", text=" ".join(quote_word(w) for w in argv))
+
+
+def stage_blocks(lab: Lab, stage: Stage, platform: str, cli: str, values: Values | None = None) -> list[Block]:
+    """What the stage's page shows for ``platform``, in order: the export block, then each step."""
+    return [export_block(lab, stage, platform, values)] + [step_block(s, cli) for s in stage.steps_for(platform)]
+
+
+def dry_run_text(
+    lab: Lab, stages: list[Stage], platform: str, cli: str | None = None, values: Values | None = None
+) -> str:
+    """Everything a reader would paste for ``stages``, as one bash script.
+
+    Each block is preceded by a ``# >>> <stage>/<step>`` comment line, so the text can be pasted whole
+    and compared block by block with the pages.
+    """
+    cli = cli or DEFAULT_CLI[platform]
+    chunks: list[str] = []
+    for stage in stages:
+        chunks.append(f"# ===== {stage.id}: {stage.title}")
+        for block in stage_blocks(lab, stage, platform, cli, values):
+            header = f"{BLOCK_MARK}{block.ref}" + (" (demo)" if block.demo else "")
+            if block.kind == "manual":
+                body = "\n".join(f"#   {line}" if line else "#" for line in block.text.splitlines())
+                chunks.append(f"{BLOCK_MARK}{block.ref} (manual: a person does this)\n{body}")
+            else:
+                chunks.append(f"{header}\n{block.text}")
+    return "\n\n".join(chunks) + "\n"
+
+
+def split_dry_run(text: str) -> dict[str, str]:
+    """The copyable blocks of a dry-run text, keyed by ref (the inverse of ``dry_run_text``)."""
+    blocks: dict[str, str] = {}
+    for chunk in text.split("\n\n" + BLOCK_MARK)[1:]:
+        header, _, body = chunk.partition("\n")
+        if "(manual" in header:
+            continue
+        ref = header.split(" ")[0]
+        blocks[ref] = body.rstrip("\n")
+    return blocks

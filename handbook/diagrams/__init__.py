@@ -1,0 +1,46 @@
+"""Mermaid diagrams generated from the manifests, so they cannot drift from what is applied.
+
+Each entry takes the lab and the page's stage and returns Mermaid source (no fences).
+Documents are parsed with every variable standing for itself (``${APP_NS}`` stays
+``${APP_NS}``), so a diagram reads the same for every reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from ..lab import Lab
+from ..stages import Stage
+from .mermaid import symbolic_values
+
+DiagramFn = Callable[[Lab, Stage], str]
+
+
+def _architecture(lab: Lab, stage: Stage) -> str:
+    from .architecture import render
+
+    return render(lab.objects(lab.stages_upto(stage.id), symbolic_values(lab)), lab.call_graph)
+
+
+def _from_documents(module: str) -> DiagramFn:
+    """Adapter for generators that take only the parsed documents: ``render(docs) -> str``."""
+
+    def diagram(lab: Lab, stage: Stage) -> str:
+        render = import_module(f"{__name__}.{module}").render
+        return render(lab.objects(lab.stages_upto(stage.id), symbolic_values(lab)))
+
+    return diagram
+
+
+DIAGRAMS: dict[str, DiagramFn] = {
+    "architecture": _architecture,
+    "mesh_membership": _from_documents("mesh_membership"),
+    "ingress_path": _from_documents("ingress_path"),
+}
+
+
+def render_diagram(name: str, lab: Lab, stage: Stage) -> str:
+    if name not in DIAGRAMS:
+        raise KeyError(f"unknown diagram {name!r}; known diagrams: {', '.join(DIAGRAMS)}")
+    return DIAGRAMS[name](lab, stage)

@@ -1,0 +1,125 @@
+"""Where a stage is rendered: Markdown for the macros that the pages call.
+
+Each page names its stage in front matter (``stage: stage-1``) and calls
+``export_block()``, ``step("id")`` for every step in order, and ``catch_up()``.
+``PageRenderer.finish()`` refuses a page that skips or reorders steps.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from .blocks import DEFAULT_PLATFORM, Block, catch_up_block, export_block, step_block
+from .errors import UsageError
+from .lab import Lab
+from .stages import Stage
+from .steps import DEFAULT_CLI
+
+PLATFORM_LABELS = {"openshift": "OpenShift", "kubernetes": "Kubernetes"}
+
+
+def _fence(text: str, *, language: str, title: str | None = None) -> str:
+    longest = max((len(run) for run in _backtick_runs(text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    attrs = f' title="{html.escape(title)}"' if title else ""
+    return f"{ticks}{language}{attrs}\n{text}\n{ticks}"
+
+
+def _backtick_runs(text: str) -> list[str]:
+    runs, current = [], ""
+    for ch in text:
+        if ch == "`":
+            current += ch
+        elif current:
+            runs.append(current)
+            current = ""
+    if current:
+        runs.append(current)
+    return runs
+
+
+def block_markdown(block: Block, *, in_tab: bool = False) -> str:
+    """A block wrapped in a div that names it, so tests can find it in the built HTML."""
+    attrs = f'class="lab-step lab-{block.kind}" data-ref="{block.ref}" data-kind="{block.kind}"'
+    parts: list[str] = []
+    notes = []
+    if block.demo:
+        notes.append("デモ: 追いつき用の <code>apply.py</code> はこの手順を実行しません")
+    if block.platforms and set(block.platforms) != set(PLATFORM_LABELS) and not in_tab:
+        notes.append(" / ".join(PLATFORM_LABELS[p] for p in block.platforms) + " のみ")
+    if notes:
+        parts.append('<p class="lab-step-note">' + "。".join(notes) + "</p>")
+    if block.kind == "manual":
+        parts.append('!!! example "あなたが操作します"\n\n' + "\n".join(f"    {line}" for line in block.text.splitlines()))
+    else:
+        parts.append(_fence(block.text, language="bash", title=block.title))
+    if block.output is not None:
+        parts.append(
+            '<div class="lab-output" markdown>\n\n'
+            + _fence(block.output, language="text", title="期待される出力")
+            + "\n\n</div>"
+        )
+    return f"<div {attrs} markdown>\n\n" + "\n\n".join(parts) + "\n\n</div>\n"
+
+
+@dataclass
+class PageRenderer:
+    """Renders one page's blocks and remembers which steps it rendered, in which order."""
+
+    lab: Lab
+    stage: Stage
+    page: str  # the page's source path, for messages
+    platform: str = DEFAULT_PLATFORM
+    rendered: list[str] = field(default_factory=list)
+
+    @property
+    def cli(self) -> str:
+        return DEFAULT_CLI[self.platform]
+
+    def export_block(self) -> str:
+        block = export_block(self.lab, self.stage, self.platform)
+        return block_markdown(block)
+
+    def step(self, step_id: str, *, in_tab: bool = False) -> str:
+        step = self.stage.step(step_id)
+        if step.id in self.rendered:
+            raise UsageError(f"{self.page}: step {step_id!r} of {self.stage.id} is rendered twice")
+        self.rendered.append(step.id)
+        cli = self.cli if self.platform in step.platforms else DEFAULT_CLI[step.platforms[0]]
+        return block_markdown(step_block(step, cli), in_tab=in_tab)
+
+    def platform_tabs(self, *step_ids: str) -> str:
+        """Steps that do the same thing on different platforms, as linked content tabs."""
+        steps = [self.stage.step(i) for i in step_ids]
+        platforms = [s.platforms for s in steps]
+        if any(len(p) != 1 for p in platforms) or len({p[0] for p in platforms}) != len(platforms):
+            raise UsageError(
+                f"{self.page}: platform_tabs({', '.join(step_ids)}) needs steps limited to one platform each, "
+                "each a different one; add `platforms: [openshift]` or `[kubernetes]` to them in "
+                f"{self.stage.definition}"
+            )
+        tabs = []
+        for step in steps:
+            body = self.step(step.id, in_tab=True)
+            indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
+            tabs.append(f'=== "{PLATFORM_LABELS[step.platforms[0]]}"\n\n{indented}\n')
+        return "\n".join(tabs)
+
+    def catch_up(self) -> str:
+        return block_markdown(catch_up_block(self.stage))
+
+    def finish(self) -> None:
+        """Every step of the stage rendered exactly once, in the stage's order."""
+        expected = [s.id for s in self.stage.steps]
+        missing = [s for s in expected if s not in self.rendered]
+        if missing:
+            raise UsageError(
+                f"{self.page}: steps of {self.stage.id} never rendered: {', '.join(missing)}; "
+                f"add {{{{ step(\"{missing[0]}\") }}}} where it belongs"
+            )
+        if self.rendered != expected:
+            raise UsageError(
+                f"{self.page}: steps of {self.stage.id} rendered in the order {', '.join(self.rendered)}, "
+                f"but {self.stage.definition} lists {', '.join(expected)}"
+            )

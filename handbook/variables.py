@@ -1,0 +1,273 @@
+"""The ${VAR} catalogue (manifests/variables.yaml) and how values are chosen.
+
+A value comes from, in order: an override (``--set``/``--user``), discovery on a
+cluster, a derivation from other variables, or the default. Every value,
+derived ones too, is checked against its pattern before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import DefinitionError, VariableError
+from .paths import relative
+
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class NamedPattern:
+    regex: str
+    max_length: int
+    help: str
+
+
+NAMED_PATTERNS: dict[str, NamedPattern] = {
+    "dns-label": NamedPattern(
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        63,
+        "an RFC 1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, "
+        "at most 63 characters",
+    ),
+    "dns-subdomain": NamedPattern(
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        253,
+        "an RFC 1123 subdomain: dot-separated labels of lower-case letters, digits and '-', at most 253 characters",
+    ),
+}
+
+_KNOWN_KEYS = {"description", "default", "derive", "pattern", "pattern_help", "discover", "max_length"}
+
+
+def references(text: str) -> list[str]:
+    """The variable names that ``text`` refers to as ${NAME}, in order of appearance."""
+    return REFERENCE.findall(text)
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Replace every ${NAME} in ``text``; an unknown name is an error, never left as is."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise VariableError(f"${{{name}}} has no value: it is not declared in manifests/variables.yaml")
+        return values[name]
+
+    return REFERENCE.sub(replace, text)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    description: str
+    pattern: str
+    pattern_help: str
+    max_length: int | None
+    default: str | None = None
+    derive: str | None = None
+    discover: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` is not acceptable for this variable, or None when it is."""
+        if self.max_length is not None and len(value) > self.max_length:
+            return f"{self.name}={value!r} is longer than {self.max_length} characters ({self.pattern_help})"
+        if not re.fullmatch(self.pattern, value):
+            return f"{self.name}={value!r} does not match {self.pattern} ({self.pattern_help})"
+        return None
+
+    def depends_on(self) -> list[str]:
+        names = references(self.derive) if self.derive else []
+        for argv in self.discover.values():
+            for word in argv:
+                names.extend(references(word))
+        return names
+
+
+@dataclass(frozen=True)
+class Values(Mapping[str, str]):
+    """Resolved values, with where each one came from (set, discovered, derived, default)."""
+
+    by_name: Mapping[str, str]
+    origins: Mapping[str, str]
+
+    def __getitem__(self, key: str) -> str:
+        return self.by_name[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name)
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    def origin(self, name: str) -> str:
+        return self.origins[name]
+
+
+@dataclass(frozen=True)
+class VariableCatalog:
+    variables: Mapping[str, Variable]
+    source: str
+
+    @classmethod
+    def load(cls, path: Path) -> VariableCatalog:
+        where = relative(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise DefinitionError([f"{where}: cannot read: {exc}"]) from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("variables"), dict):
+            raise DefinitionError([f"{where}: expected a mapping with a 'variables' mapping at the top"])
+        problems: list[str] = []
+        variables: dict[str, Variable] = {}
+        for name, spec in raw["variables"].items():
+            at = f"{where}: variables.{name}"
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(name)):
+                problems.append(f"{at}: a variable name is upper case letters, digits and '_'")
+                continue
+            if not isinstance(spec, dict):
+                problems.append(f"{at}: expected a mapping")
+                continue
+            unknown = sorted(set(spec) - _KNOWN_KEYS)
+            if unknown:
+                problems.append(f"{at}: unknown key(s) {unknown}; known keys are {sorted(_KNOWN_KEYS)}")
+            if ("default" in spec) == ("derive" in spec):
+                problems.append(f"{at}: give exactly one of 'default' or 'derive'")
+            if not spec.get("description"):
+                problems.append(f"{at}.description: every variable needs a description for the pages")
+            pattern_name = spec.get("pattern")
+            if pattern_name is None:
+                problems.append(f"{at}.pattern: every variable needs a pattern (dns-label, dns-subdomain or a regex)")
+                continue
+            named = NAMED_PATTERNS.get(pattern_name)
+            if named:
+                regex, max_length, help_text = named.regex, named.max_length, named.help
+            else:
+                try:
+                    re.compile(pattern_name)
+                except re.error as exc:
+                    problems.append(f"{at}.pattern: not a valid regex: {exc}")
+                    continue
+                regex, max_length, help_text = pattern_name, spec.get("max_length"), ""
+            discover = {
+                str(platform): tuple(str(word) for word in argv)
+                for platform, argv in (spec.get("discover") or {}).items()
+            }
+            variables[name] = Variable(
+                name=name,
+                description=str(spec.get("description", "")),
+                pattern=regex,
+                pattern_help=str(spec.get("pattern_help") or help_text or regex),
+                max_length=max_length,
+                default=None if spec.get("default") is None else str(spec["default"]),
+                derive=None if spec.get("derive") is None else str(spec["derive"]),
+                discover=discover,
+            )
+        for variable in variables.values():
+            for dependency in variable.depends_on():
+                if dependency not in variables:
+                    problems.append(f"{where}: variables.{variable.name} refers to undeclared ${{{dependency}}}")
+        catalog = cls(variables=variables, source=where)
+        if not problems:
+            try:
+                catalog.closure(variables)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise DefinitionError(problems)
+        for variable in variables.values():
+            if variable.default is not None and (why := variable.problem(variable.default)):
+                problems.append(f"{where}: variables.{variable.name}.default: {why}")
+        if problems:
+            raise DefinitionError(problems)
+        return catalog
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def closure(self, names: Iterable[str]) -> list[str]:
+        """``names`` plus everything they derive from, dependencies first, in catalogue order otherwise."""
+        order = list(self.variables)
+        wanted: set[str] = set()
+        stack = [n for n in names]
+        while stack:
+            name = stack.pop()
+            if name in wanted:
+                continue
+            if name not in self.variables:
+                raise VariableError(f"${{{name}}} is not declared in {self.source}")
+            wanted.add(name)
+            stack.extend(self.variables[name].depends_on())
+        result: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in result:
+                return
+            if name in visiting:
+                raise DefinitionError([f"{self.source}: variables.{name} derives from itself"])
+            visiting.add(name)
+            for dependency in self.variables[name].depends_on():
+                visit(dependency)
+            visiting.discard(name)
+            result.append(name)
+
+        for name in sorted(wanted, key=order.index):
+            visit(name)
+        return result
+
+    def parse_overrides(self, assignments: Iterable[str]) -> dict[str, str]:
+        """Turn ``NAME=VALUE`` strings from --set into a dict, refusing unknown names."""
+        overrides: dict[str, str] = {}
+        for assignment in assignments:
+            name, sep, value = assignment.partition("=")
+            if not sep:
+                raise VariableError(f"--set {assignment!r}: expected NAME=VALUE, e.g. --set LAB_USER=user2")
+            if name not in self.variables:
+                known = ", ".join(self.variables)
+                raise VariableError(f"--set {name}: unknown variable; declared variables are {known}")
+            overrides[name] = value
+        return overrides
+
+    def resolve(
+        self,
+        overrides: Mapping[str, str] | None = None,
+        discovered: Mapping[str, str] | None = None,
+    ) -> Values:
+        """Every variable's value, each checked against its pattern.
+
+        Raises VariableError naming the variable, the value, the pattern it broke and where it came from.
+        """
+        overrides = dict(overrides or {})
+        discovered = dict(discovered or {})
+        values: dict[str, str] = {}
+        origins: dict[str, str] = {}
+        problems: list[str] = []
+        for name in self.closure(self.variables):
+            variable = self.variables[name]
+            if name in overrides:
+                value, origin = overrides[name], "set"
+            elif name in discovered:
+                value, origin = discovered[name], "discovered"
+            elif variable.derive is not None:
+                value, origin = substitute(variable.derive, values), "derived"
+            else:
+                value, origin = str(variable.default), "default"
+            why = variable.problem(value)
+            if why:
+                source = {
+                    "set": "given with --set/--user",
+                    "discovered": "read from the cluster",
+                    "derived": f"derived as {variable.derive}",
+                    "default": "the default",
+                }[origin]
+                problems.append(f"{why}; the value was {source}")
+            values[name] = value
+            origins[name] = origin
+        if problems:
+            raise VariableError("bad variable value:\n" + "\n".join(f"  - {p}" for p in problems))
+        return Values(by_name=values, origins=origins)

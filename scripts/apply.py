@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Bring a cluster to the end of a stage by running exactly the steps the handbook shows.
+
+    python3 scripts/apply.py list
+    python3 scripts/apply.py stage-3 [--only] [--user user1] [--set NAME=VALUE] [--dry-run]
+    python3 scripts/apply.py verify stage-3
+    python3 scripts/apply.py reset [stage-N] [--yes] [--dry-run]
+
+A thin adapter: the steps, their commands and the checks come from manifests/ through
+the handbook package, the same objects the pages are rendered from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from handbook.blocks import dry_run_text  # noqa: E402
+from handbook.cluster import Session, SubprocessRunner, detect_cli  # noqa: E402
+from handbook.errors import EXIT_CODES, AbortedError, InvalidManifestError, LabError, UsageError  # noqa: E402
+from handbook.execute import apply_plan, reset_commands, run_reset, verify_stage  # noqa: E402
+from handbook.lab import STAGE_ID, Lab  # noqa: E402
+from handbook.manifest_check import validate_manifests  # noqa: E402
+from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
+from handbook.progress import Progress  # noqa: E402
+from handbook.shell import command_text, quote_word  # noqa: E402
+from handbook.steps import PLATFORMS  # noqa: E402
+
+
+def parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {code:>2}  {meaning}" for code, meaning in EXIT_CODES.items())
+    p = argparse.ArgumentParser(
+        prog="apply.py",
+        description="Run the handbook's steps against a cluster (or print them with --dry-run).",
+        epilog=f"exit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("command", help="list | stage-N | verify | reset")
+    p.add_argument("stage", nargs="?", help="the stage for verify (required) and reset (default: stage-1)")
+    p.add_argument("--only", action="store_true", help="run only the named stage, not the stages before it")
+    p.add_argument("--dry-run", action="store_true", help="print what a reader would paste; touch nothing")
+    p.add_argument("--user", help="shorthand for --set LAB_USER=NAME")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a variable (repeatable)")
+    p.add_argument("--platform", choices=PLATFORMS, default="openshift")
+    p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
+    p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
+    p.add_argument("--yes", action="store_true", help="reset without asking")
+    return p
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    words = ["python3", "scripts/apply.py", args.command]
+    if args.stage:
+        words.append(args.stage)
+    if args.only:
+        words.append("--only")
+    if args.user:
+        words += ["--user", args.user]
+    for assignment in args.set:
+        words += ["--set", assignment]
+    if args.platform != "openshift":
+        words += ["--platform", args.platform]
+    if args.cli:
+        words += ["--cli", args.cli]
+    if args.context:
+        words += ["--context", args.context]
+    return " ".join(quote_word(w) for w in words)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        return run(args, out)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
+    lab = Lab.load()
+    if args.command == "list":
+        for stage in lab.stages:
+            who = "cluster admin" if stage.audience == "admin" else "each user"
+            print(f"{stage.id:<9} {stage.title}  [{stage.minutes} min, {len(stage.steps)} steps, {who}]", file=out)
+        return 0
+
+    overrides = lab.variables.parse_overrides(args.set)
+    if args.user:
+        overrides["LAB_USER"] = args.user
+    values = lab.variables.resolve(overrides)  # refuses bad values before anything else
+
+    if args.command == "verify":
+        if not args.stage:
+            raise UsageError("verify needs a stage, e.g. apply.py verify stage-1")
+        plan = [lab.stage(args.stage)]
+    elif args.command == "reset":
+        reset_from = lab.stage(args.stage or "stage-1")
+        plan = [s for s in lab.stages if s.number >= reset_from.number]
+    elif STAGE_ID.fullmatch(args.command):
+        if args.stage:
+            raise UsageError(f"unexpected argument {args.stage!r} after {args.command}")
+        plan = lab.plan(args.command, only=args.only)
+    else:
+        raise UsageError(f"unknown command {args.command!r}: expected list, stage-N, verify stage-N or reset")
+
+    if args.command == "reset" and args.dry_run:
+        for ref, command in reset_commands(lab, reset_from, args.platform):
+            print(f"# undo {ref}\n{command_text(command.for_cli(args.cli or 'oc'))}\n", file=out)
+        return 0
+    if args.dry_run:
+        out.write(dry_run_text(lab, plan, args.platform, args.cli, values))
+        return 0
+
+    # Everything below may touch the cluster, so every check that needs no cluster comes first.
+    if args.command != "reset":
+        problems = validate_manifests(lab, plan, sets={"your values": values})
+        if problems:
+            raise InvalidManifestError([str(p) for p in problems])
+    cli = detect_cli(args.platform, args.cli)
+    check_cli_supports(plan, args.platform, cli)
+    session = Session(SubprocessRunner(), cli, args.context)
+    progress = Progress(out)
+    who = check_login(session)
+    discovered = discover_values(session, lab, plan, args.platform, overrides)
+    values = lab.variables.resolve(overrides, discovered)
+    progress.note(f"{cli} logged in as {who}; LAB_USER={values['LAB_USER']}")
+
+    if args.command == "verify":
+        verify_stage(session, plan[0], args.platform, values, progress)
+        progress.note(f"{plan[0].id}: every check passed")
+        return 0
+    if args.command == "reset":
+        commands = reset_commands(lab, reset_from, args.platform)
+        if not args.yes:
+            confirm_reset(commands, values)
+        run_reset(session, commands, values, progress)
+        progress.note(f"reset: removed what {', '.join(s.id for s in plan)} created")
+        return 0
+
+    check_apis(session, required_apis(lab, plan, args.platform, values))
+    count = apply_plan(session, plan, args.platform, values, progress, resume_command(args))
+    progress.note(f"done: {count} steps of {', '.join(s.id for s in plan)}; check with: "
+                  f"python3 scripts/apply.py verify {plan[-1].id}")
+    return 0
+
+
+def confirm_reset(commands, values) -> None:  # noqa: ANN001
+    if not sys.stdin.isatty():
+        raise AbortedError("reset deletes resources; without a terminal to ask, pass --yes")
+    print("reset will delete, in this order:")
+    for ref, command in commands:
+        print(f"  - {ref}: {' '.join(command.resolved(values).argv)}")
+    answer = input("Type 'yes' to delete: ").strip()
+    if answer != "yes":
+        raise AbortedError("reset: nothing was deleted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""A stand-in for `oc`/`kubectl`/`curl` that records each call and answers from a rules file.
+
+Installed under several names in a temporary bin directory that tests put first on PATH.
+FAKE_CLI_LOG:   a JSON-lines file; each call appends {"name", "argv", "stdin"}.
+FAKE_CLI_RULES: a JSON list of rules; the first rule whose "match" words all appear in order in
+                the call's argv (name included) answers with its stdout, stderr and exit code.
+                A rule may set "times": N to answer only its first N matches (a shared counter
+                lives beside the log). No rule: exit 0 with empty output.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def matches(pattern: list[str], argv: list[str]) -> bool:
+    position = 0
+    for word in pattern:
+        try:
+            position = argv.index(word, position) + 1
+        except ValueError:
+            return False
+    return True
+
+
+def main() -> int:
+    name = Path(sys.argv[0]).name
+    argv = [name, *sys.argv[1:]]
+    reads_stdin = "-" in argv or any(a.startswith("--patch-file=/dev/stdin") for a in argv)
+    stdin = sys.stdin.read() if reads_stdin else None
+    log = Path(os.environ["FAKE_CLI_LOG"])
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"name": name, "argv": argv, "stdin": stdin}) + "\n")
+    rules_path = os.environ.get("FAKE_CLI_RULES")
+    rules = json.loads(Path(rules_path).read_text(encoding="utf-8")) if rules_path else []
+    counts_path = log.with_suffix(".counts.json")
+    counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
+    for index, rule in enumerate(rules):
+        if not matches(rule["match"], argv):
+            continue
+        used = counts.get(str(index), 0)
+        if "times" in rule and used >= rule["times"]:
+            continue
+        counts[str(index)] = used + 1
+        counts_path.write_text(json.dumps(counts))
+        sys.stdout.write(rule.get("stdout", ""))
+        sys.stderr.write(rule.get("stderr", ""))
+        return int(rule.get("exit", 0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

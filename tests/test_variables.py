@@ -1,0 +1,105 @@
+"""Variables: resolution order, derivation, patterns, and the errors a reader sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handbook.errors import DefinitionError, VariableError
+from handbook.variables import VariableCatalog, references, substitute
+
+REAL = Path(__file__).resolve().parent.parent / "manifests" / "variables.yaml"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> VariableCatalog:
+    return VariableCatalog.load(REAL)
+
+
+def test_defaults_and_derivations(catalog: VariableCatalog) -> None:
+    values = catalog.resolve()
+    assert values["LAB_USER"] == "user1"
+    assert values["APP_NS"] == "user1-sockshop"
+    assert values["MESH_NS"] == "user1-istio-system"
+    assert values.origin("APP_NS") == "derived"
+
+
+def test_override_flows_into_derived_values(catalog: VariableCatalog) -> None:
+    values = catalog.resolve({"LAB_USER": "alice"})
+    assert values["APP_NS"] == "alice-sockshop"
+    assert values.origin("LAB_USER") == "set"
+
+
+def test_discovered_value_beats_default_but_not_override(catalog: VariableCatalog) -> None:
+    assert catalog.resolve(discovered={"APPS_DOMAIN": "apps.a.example"})["APPS_DOMAIN"] == "apps.a.example"
+    both = catalog.resolve({"APPS_DOMAIN": "apps.b.example"}, {"APPS_DOMAIN": "apps.a.example"})
+    assert both["APPS_DOMAIN"] == "apps.b.example"
+
+
+@pytest.mark.parametrize("bad", ["User1", "user_1", "1user", "-user", "a" * 21, ""])
+def test_bad_user_is_refused_with_the_pattern(catalog: VariableCatalog, bad: str) -> None:
+    with pytest.raises(VariableError) as info:
+        catalog.resolve({"LAB_USER": bad})
+    message = str(info.value)
+    assert "LAB_USER=" in message and "--set/--user" in message
+    assert "does not match" in message or "longer than" in message
+
+
+def test_derived_value_is_checked_too(catalog: VariableCatalog) -> None:
+    # An APP_NS set directly must still be a DNS label.
+    with pytest.raises(VariableError, match=r"APP_NS='Shop\.NS'.*RFC 1123 label"):
+        catalog.resolve({"APP_NS": "Shop.NS"})
+
+
+def test_bad_domain_is_refused(catalog: VariableCatalog) -> None:
+    with pytest.raises(VariableError, match="APPS_DOMAIN='apps_example.com'"):
+        catalog.resolve({"APPS_DOMAIN": "apps_example.com"})
+
+
+def test_unknown_set_names_the_declared_variables(catalog: VariableCatalog) -> None:
+    with pytest.raises(VariableError, match="unknown variable; declared variables are LAB_USER"):
+        catalog.parse_overrides(["NOPE=1"])
+    with pytest.raises(VariableError, match="expected NAME=VALUE"):
+        catalog.parse_overrides(["LAB_USER"])
+
+
+def test_substitute_refuses_unknown_names() -> None:
+    assert substitute("${A}-x", {"A": "a"}) == "a-x"
+    with pytest.raises(VariableError, match=r"\$\{B\} has no value"):
+        substitute("${B}", {"A": "a"})
+    assert references("${A} and ${B_2}") == ["A", "B_2"]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "variables.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_catalog_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "variables:\n"
+        "  A:\n    description: a\n    default: x\n    derive: ${B}\n    pattern: dns-label\n"
+        "  C:\n    description: c\n    derive: ${MISSING}\n    pattern: dns-label\n"
+        "  D:\n    default: Bad_Default\n    pattern: dns-label\n    colour: red\n",
+    )
+    with pytest.raises(DefinitionError) as info:
+        VariableCatalog.load(path)
+    text = "\n".join(info.value.problems)
+    assert "variables.A: give exactly one of 'default' or 'derive'" in text
+    assert "variables.C refers to undeclared ${MISSING}" in text
+    assert "variables.D: unknown key(s) ['colour']" in text
+    assert "variables.D.description" in text
+
+
+def test_cycle_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "variables:\n"
+        "  A:\n    description: a\n    derive: ${B}x\n    pattern: dns-label\n"
+        "  B:\n    description: b\n    derive: ${A}y\n    pattern: dns-label\n",
+    )
+    with pytest.raises(DefinitionError, match="derives from itself"):
+        VariableCatalog.load(path)
