@@ -78,7 +78,8 @@ class Lab:
                                 "manifests/variables.yaml"
                             )
                 if isinstance(step, ApplyStep | PatchStep) and step.body:
-                    problems.extend(text_problems(relative(stage.folder / step.file), step.body, self.variables.variables))
+                    source = relative(stage.folder / step.file)
+                    problems.extend(text_problems(source, step.body, self.variables.variables))
                 if isinstance(step, RunStep | ApplyStep | PatchStep):
                     for word in step.texts():
                         if "$(" in word or "`" in word:

@@ -51,7 +51,8 @@ def block_markdown(block: Block, *, in_tab: bool = False) -> str:
     if notes:
         parts.append('<p class="lab-step-note">' + "。".join(notes) + "</p>")
     if block.kind == "manual":
-        parts.append('!!! example "あなたが操作します"\n\n' + "\n".join(f"    {line}" for line in block.text.splitlines()))
+        indented = "\n".join(f"    {line}" for line in block.text.splitlines())
+        parts.append('!!! example "あなたが操作します"\n\n' + indented)
     else:
         parts.append(_fence(block.text, language="bash", title=block.title))
     if block.output is not None:

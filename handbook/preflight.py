@@ -42,7 +42,10 @@ def check_cli_supports(plan: Iterable[Stage], platform: str, cli: str) -> None:
 
 def check_login(session: Session) -> str:
     """Who we are on the cluster; raises NotLoggedInError or ClusterUnreachableError."""
-    argv = ("oc", "whoami") if session.cli == "oc" else ("kubectl", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    if session.cli == "oc":
+        argv: tuple[str, ...] = ("oc", "whoami")
+    else:
+        argv = ("kubectl", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
     result = session.run(Command(argv), timeout=30)
     if not result.ok:
         raise classify_failure(f"`{session.cli} {' '.join(argv[1:])}`", result)
@@ -63,7 +66,8 @@ def discover_values(
             continue
         result = session.run(Command(variable.discover[platform]), timeout=30)
         if not result.ok or not result.stdout.strip():
-            reason = (result.stderr or "empty output").strip().splitlines()[0] if (result.stderr or "").strip() else "empty output"
+            stderr = (result.stderr or "").strip()
+            reason = stderr.splitlines()[0] if stderr else "empty output"
             raise VariableError(
                 f"could not read {name} from the cluster ({reason}); pass it yourself, e.g. "
                 f"--set {name}=<value> ({variable.description})"

@@ -214,10 +214,12 @@ class Expectation:
         return None
 
     def substituted(self, values: Mapping[str, str]) -> Expectation:
+        """Values put into the patterns; in regexes they match literally."""
+        escaped = {k: re.escape(v) for k, v in values.items()}
         return Expectation(
-            regex=None if self.regex is None else substitute(self.regex, {k: re.escape(v) for k, v in values.items()}),
+            regex=None if self.regex is None else substitute(self.regex, escaped),
             equals=None if self.equals is None else substitute(self.equals, values),
-            absent=None if self.absent is None else substitute(self.absent, {k: re.escape(v) for k, v in values.items()}),
+            absent=None if self.absent is None else substitute(self.absent, escaped),
         )
 
 

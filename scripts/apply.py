@@ -13,10 +13,20 @@ the handbook package, the same objects the pages are rendered from.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+try:
+    import yaml  # noqa: F401 - only probing that the project's dependencies are importable
+except ImportError:  # run with a Python that lacks them: use the project's .venv if `make setup` made one
+    venv_python = REPO / ".venv" / "bin" / "python"
+    if venv_python.exists() and Path(sys.executable) != venv_python:
+        os.execv(venv_python, [str(venv_python), *sys.argv])  # noqa: S606 - same script, same arguments
+    sys.exit("error: PyYAML is missing: run `make setup` (or `pip install pyyaml jsonschema`) first")
 
 from handbook.blocks import dry_run_text  # noqa: E402
 from handbook.cluster import Session, SubprocessRunner, detect_cli  # noqa: E402

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
-        print(f"{len(problems)} problem(s) in {documents} documents x {len(value_sets(lab))} value sets", file=sys.stderr)
+        sets = len(value_sets(lab))
+        print(f"{len(problems)} problem(s) in {documents} documents x {sets} value sets", file=sys.stderr)
         return 3
     print(f"valid: {documents} documents x {len(value_sets(lab))} value sets ({args.engine}, {elapsed:.2f}s)")
     return 0

@@ -25,7 +25,9 @@ API_RESOURCES = {
     )
     + "\n",
 }
-NO_PROJECT = {"match": ["oc", "get", "project"], "exit": 1, "stderr": 'Error from server (NotFound): projects "x" not found'}
+NO_PROJECT = {
+    "match": ["oc", "get", "project"], "exit": 1, "stderr": 'Error from server (NotFound): projects "x" not found'
+}
 HAPPY = [WHOAMI, DOMAIN, API_RESOURCES, NO_PROJECT]
 MUTATING = ("new-project", "apply", "patch", "create", "delete", "scale", "label")
 

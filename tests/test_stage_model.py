@@ -108,7 +108,8 @@ def test_definition_errors_name_file_and_field(tmp_path: Path, old: str, new: st
 def test_manifest_text_rules(tmp_path: Path) -> None:
     lab_dir = broken_copy(tmp_path)
     web = lab_dir / "stage-1-demo" / "web.yaml"
-    edit(web, "  name: web\n", "  name: web-${NOT_DECLARED}\n  annotations: {cost: \"$5\", cmd: \"`id`\", p: \"a\\\\b\"}\n")
+    bad = '  name: web-${NOT_DECLARED}\n  annotations: {cost: "$5", cmd: "`id`", p: "a\\\\b"}\n'
+    edit(web, "  name: web\n", bad)
     with pytest.raises(DefinitionError) as info:
         Lab.load(lab_dir)
     text = "\n".join(info.value.problems)

@@ -1,0 +1,160 @@
+"""The built handbook: strict build, every step on its page, and pages equal to apply.py --dry-run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURE_LAB, REPO, run_apply
+from site_html import built_page, page_blocks, stage_pages
+
+from handbook.blocks import split_dry_run
+from handbook.lab import Lab
+from handbook.steps import PLATFORMS
+
+MKDOCS = [sys.executable, "-m", "mkdocs"]
+
+
+def build(project: Path, site: Path, lab: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    if lab is not None:
+        env["LAB_MANIFESTS_DIR"] = str(lab)
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [*MKDOCS, "build", "--strict", "-f", str(project / "mkdocs.yml"), "-d", str(site)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(REPO, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_every_stage_has_a_page_in_the_nav() -> None:
+    pages = stage_pages(REPO / "docs")
+    lab = Lab.load()
+    assert sorted(pages) == sorted(s.id for s in lab.stages)
+    nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    for stem in pages.values():
+        assert f"{stem}.md" in nav, f"docs/{stem}.md is not in mkdocs.yml nav"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_pages_equal_dry_run(site: Path, platform: str) -> None:
+    lab = Lab.load()
+    pages = stage_pages(REPO / "docs")
+    for stage in lab.stages:
+        shown = page_blocks(built_page(site, pages[stage.id]))
+        result = run_apply([stage.id, "--only", "--dry-run", "--platform", platform], dict(os.environ))
+        assert result.returncode == 0, result.stderr
+        printed = split_dry_run(result.stdout)
+        expected_refs = {f"{stage.id}/export"} | {
+            s.ref for s in stage.steps_for(platform) if s.kind != "manual"
+        }
+        assert set(printed) == expected_refs
+        for ref, text in printed.items():
+            if ref.endswith("/export") and platform != "openshift":
+                continue  # the page's export block is the OpenShift one
+            assert ref in shown, f"{ref} is printed by --dry-run but not shown on docs/{pages[stage.id]}.md"
+            assert shown[ref]["text"] == text, f"{ref}: the page and --dry-run differ"
+
+
+def test_check_steps_show_expected_output(site: Path) -> None:
+    lab = Lab.load()
+    pages = stage_pages(REPO / "docs")
+    for stage in lab.stages:
+        shown = page_blocks(built_page(site, pages[stage.id]))
+        for step in stage.steps:
+            if step.kind == "check":
+                assert shown[step.ref]["output"] == step.output.rstrip("\n")
+
+
+def test_every_page_ends_with_catch_up(site: Path) -> None:
+    pages = stage_pages(REPO / "docs")
+    for stage_id, stem in pages.items():
+        blocks = list(page_blocks(built_page(site, stem)))
+        assert blocks[-1] == f"{stage_id}/catch-up", f"docs/{stem}.md must end with catch_up()"
+        assert blocks[0] == f"{stage_id}/export", f"docs/{stem}.md must start with export_block()"
+
+
+# --- the build refuses broken input, naming the file and the reason ---------------------------
+
+PAGE = """---
+stage: stage-1
+---
+# demo
+
+{{ export_block() }}
+
+{{ platform_tabs("create-project", "create-namespace") }}
+{{ step("deploy-web") }}
+{{ step("expose-web") }}
+{{ step("wait-web") }}
+{{ step("web-answers") }}
+{{ step("look") }}
+{{ step("break-web") }}
+
+{{ catch_up() }}
+"""
+
+
+def small_project(tmp_path: Path, page: str = PAGE) -> Path:
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    shutil.copytree(REPO / "macros", project / "macros")
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[0]
+    (project / "mkdocs.yml").write_text(config + "\nnav:\n  - index.md\n", encoding="utf-8")
+    (project / "docs" / "index.md").write_text(page, encoding="utf-8")
+    return project
+
+
+def test_small_project_builds(tmp_path: Path) -> None:
+    result = build(small_project(tmp_path), tmp_path / "site", FIXTURE_LAB)
+    assert result.returncode == 0, result.stderr
+    shown = page_blocks((tmp_path / "site" / "index.html").read_text(encoding="utf-8"))
+    assert shown["stage-1/create-project"]["text"] == "oc new-project ${APP_NS}"
+    assert shown["stage-1/create-namespace"]["text"] == "kubectl create namespace ${APP_NS}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('{{ step("wait-web") }}', '{{ step("wait-webs") }}', "no step with id 'wait-webs'"),
+        ('{{ step("look") }}\n', "", "steps of stage-1 never rendered: look"),
+        ('{{ step("look") }}\n{{ step("break-web") }}', '{{ step("break-web") }}\n{{ step("look") }}',
+         "rendered in the order"),
+    ],
+)
+def test_broken_page_fails_the_build(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in PAGE
+    result = build(small_project(tmp_path, PAGE.replace(old, new)), tmp_path / "site", FIXTURE_LAB)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert "index.md" in result.stdout + result.stderr
+
+
+def test_invalid_manifest_fails_the_build(tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    shutil.copytree(FIXTURE_LAB, lab)
+    route = lab / "stage-1-demo" / "route.yaml"
+    route.write_text(route.read_text(encoding="utf-8").replace("  host:", "  hots:"), encoding="utf-8")
+    result = build(small_project(tmp_path), tmp_path / "site", lab)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "route.yaml: document 1 (Route web)" in output and "hots" in output
+
+
+def test_missing_manifest_file_fails_the_build(tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    shutil.copytree(FIXTURE_LAB, lab)
+    (lab / "stage-1-demo" / "route.yaml").unlink()
+    result = build(small_project(tmp_path), tmp_path / "site", lab)
+    assert result.returncode != 0
+    assert "stage-1-demo/route.yaml does not exist" in result.stdout + result.stderr
