@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,10 +31,18 @@ except ImportError:  # run with a Python that lacks them: use the project's .ven
 
 from handbook.blocks import dry_run_text  # noqa: E402
 from handbook.cluster import Session, SubprocessRunner, detect_cli  # noqa: E402
-from handbook.errors import EXIT_CODES, AbortedError, InvalidManifestError, LabError, UsageError  # noqa: E402
+from handbook.errors import (  # noqa: E402
+    EXIT_CODES,
+    AbortedError,
+    InvalidManifestError,
+    LabError,
+    StepFailedError,
+    UsageError,
+)
 from handbook.execute import apply_plan, reset_commands, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import validate_manifests  # noqa: E402
+from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
 from handbook.shell import command_text, quote_word  # noqa: E402
@@ -58,17 +67,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
     p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     p.add_argument("--yes", action="store_true", help="reset without asking")
+    p.add_argument("--users", help="instructors: run for many users at once, e.g. user1-user30 or alice,bob")
+    p.add_argument("--parallel", type=int, default=4, help="with --users: how many users at a time (default 4)")
     return p
 
 
-def resume_command(args: argparse.Namespace) -> str:
+def resume_command(args: argparse.Namespace, user: str | None = None) -> str:
     words = ["python3", "scripts/apply.py", args.command]
     if args.stage:
         words.append(args.stage)
     if args.only:
         words.append("--only")
-    if args.user:
-        words += ["--user", args.user]
+    if user or args.user:
+        words += ["--user", user or args.user]
     for assignment in args.set:
         words += ["--set", assignment]
     if args.platform != "openshift":
@@ -105,6 +116,8 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
     if args.user:
         overrides["LAB_USER"] = args.user
     values = lab.variables.resolve(overrides)  # refuses bad values before anything else
+    if args.users:
+        return run_for_users(lab, args, overrides, out)
 
     if args.command == "verify":
         if not args.stage:
@@ -159,6 +172,49 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
     progress.note(f"done: {count} steps of {', '.join(s.id for s in plan)}; check with: "
                   f"python3 scripts/apply.py verify {plan[-1].id}")
     return 0
+
+
+def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str], out) -> int:  # noqa: ANN001
+    """`stage-N --users ...`: validate every user's values and manifests, check the cluster once, then run."""
+    if args.user or "LAB_USER" in overrides:
+        raise UsageError("--users and --user/--set LAB_USER=... exclude each other")
+    if not STAGE_ID.fullmatch(args.command) or args.stage:
+        raise UsageError("--users works with stage-N, e.g. apply.py stage-2 --users user1-user30")
+    if args.parallel < 1:
+        raise UsageError("--parallel needs 1 or more")
+    users = parse_users(args.users)
+    per_user = {u: lab.variables.resolve({**overrides, "LAB_USER": u}) for u in users}  # bad names stop here
+    plan = lab.plan(args.command, only=args.only)
+    if args.dry_run:
+        for user, values in per_user.items():
+            out.write(f"# ######## {user}\n" + dry_run_text(lab, plan, args.platform, args.cli, values) + "\n")
+        return 0
+    problems = validate_manifests(lab, plan, sets={f"user {u}": v for u, v in per_user.items()})
+    if problems:
+        raise InvalidManifestError([str(p) for p in problems])
+    cli = detect_cli(args.platform, args.cli)
+    check_cli_supports(plan, args.platform, cli)
+    runner = SubprocessRunner()
+    shared = Session(runner, cli, args.context)
+    who = check_login(shared)
+    discovered = discover_values(shared, lab, plan, args.platform, overrides)
+    first = lab.variables.resolve({**overrides, "LAB_USER": users[0]}, discovered)
+    check_apis(shared, required_apis(lab, plan, args.platform, first))
+    print(f"{cli} logged in as {who}; {len(users)} users, {args.parallel} at a time", file=out)
+
+    def run_one(user: str, progress) -> UserOutcome:  # noqa: ANN001 - a UserProgress
+        session = Session(runner, cli, args.context)
+        values = lab.variables.resolve({**overrides, "LAB_USER": user}, discovered)
+        try:
+            steps = apply_plan(session, plan, args.platform, values, progress, resume_command(args, user))
+        except StepFailedError as exc:
+            return UserOutcome(user, ok=False, calls=session.calls, error=str(exc))
+        return UserOutcome(user, ok=True, steps=steps, calls=session.calls)
+
+    started = time.monotonic()
+    outcomes = run_many(users, run_one, MultiProgress(users, out), args.parallel)
+    print(Summary(outcomes, time.monotonic() - started).table(), file=out)
+    return 0 if all(o.ok for o in outcomes) else StepFailedError.exit_code
 
 
 def confirm_reset(commands, values) -> None:  # noqa: ANN001
