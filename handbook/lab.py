@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 
 from .errors import DefinitionError, UsageError
-from .manifests import Document, parse_document, text_problems
+from .manifests import Document, parse_document, split_documents, text_problems
 from .paths import MANIFESTS_DIR, relative
 from .stages import FOLDER_NAME, Stage, load_stage
 from .steps import ApplyStep, PatchStep, RunStep
-from .variables import VariableCatalog, references
+from .variables import VariableCatalog, references, substitute
 
 STAGE_ID = re.compile(r"stage-(\d+)")
 
@@ -125,8 +125,23 @@ class Lab:
         return documents
 
     def objects(self, stages: list[Stage], values: Mapping[str, str], platform: str | None = None) -> list[dict]:
-        """The manifest documents of ``stages`` parsed into dicts with ``values`` substituted."""
-        return [parse_document(d, values) for d in self.documents(stages, platform)]
+        """The objects the apply steps of ``stages`` send, as dicts with ``values`` substituted.
+
+        An object without ``metadata.namespace`` gets the namespace its step applies it to (``-n``),
+        as the cluster would record it.
+        """
+        objects: list[dict] = []
+        for stage in stages:
+            for step in stage.steps if platform is None else stage.steps_for(platform):
+                if not isinstance(step, ApplyStep):
+                    continue
+                for document in split_documents(relative(stage.folder / step.file), step.body):
+                    obj = parse_document(document, values)
+                    metadata = obj.get("metadata")
+                    if step.namespace and isinstance(metadata, dict) and not metadata.get("namespace"):
+                        metadata["namespace"] = substitute(step.namespace, values)
+                    objects.append(obj)
+        return objects
 
 
 def _load_call_graph(path: Path, problems: list[str]) -> list[CallEdge]:

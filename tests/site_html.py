@@ -10,7 +10,7 @@ import yaml
 
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
 _ATTR = re.compile(r'data-(?P<name>ref|kind)="(?P<value>[^"]+)"')
-_CODE = re.compile(r"<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
+_CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
 
 
 def code_text(fragment: str) -> str:
