@@ -97,6 +97,16 @@ def dry_run_text(
     return "\n\n".join(chunks) + "\n"
 
 
+def reset_block(stages: list[Stage], platform: str, cli: str | None = None) -> Block:
+    """The commands that remove what ``stages`` created, as one block (the clean-up page and reset --dry-run)."""
+    from .execute import reset_commands
+
+    cli = cli or DEFAULT_CLI[platform]
+    texts = [command_text(command.for_cli(cli)) for _, command in reset_commands(stages, platform)]
+    ref = "reset/" + "+".join(s.id for s in stages)
+    return Block(ref=ref, kind="reset", text="\n".join(texts))
+
+
 def split_dry_run(text: str) -> dict[str, str]:
     """The copyable blocks of a dry-run text, keyed by ref (the inverse of ``dry_run_text``)."""
     blocks: dict[str, str] = {}

@@ -105,10 +105,15 @@ def verify_stage(session: Session, stage: Stage, platform: str, values: Values, 
         raise VerifyFailedError(f"{len(failures)} of {len(checks)} checks failed:\n" + "\n".join(failures))
 
 
-def reset_commands(lab: Lab, from_stage: Stage, platform: str) -> list[tuple[str, Command]]:
-    """What removes everything the lab created from ``from_stage`` on, latest first."""
+def reset_stages(lab: Lab, from_stage: Stage, keep: list[Stage] | None = None) -> list[Stage]:
+    """The stages whose objects a reset removes: ``from_stage`` and later ones, minus ``keep``."""
+    kept = {s.id for s in keep or []}
+    return [s for s in lab.stages if s.number >= from_stage.number and s.id not in kept]
+
+
+def reset_commands(stages: list[Stage], platform: str) -> list[tuple[str, Command]]:
+    """What removes everything ``stages`` created, latest first."""
     commands: list[tuple[str, Command]] = []
-    stages = [s for s in lab.stages if s.number >= from_stage.number]
     for stage in reversed(stages):
         for step in reversed(stage.steps_for(platform)):
             if isinstance(step, ApplyStep):

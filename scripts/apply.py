@@ -29,7 +29,7 @@ except ImportError:  # run with a Python that lacks them: use the project's .ven
         os.execv(venv_python, [str(venv_python), *sys.argv])  # noqa: S606 - same script, same arguments
     sys.exit("error: PyYAML is missing: run `make setup` (or `pip install pyyaml jsonschema`) first")
 
-from handbook.blocks import dry_run_text  # noqa: E402
+from handbook.blocks import dry_run_text, reset_block  # noqa: E402
 from handbook.cluster import Session, SubprocessRunner, detect_cli  # noqa: E402
 from handbook.errors import (  # noqa: E402
     EXIT_CODES,
@@ -39,13 +39,13 @@ from handbook.errors import (  # noqa: E402
     StepFailedError,
     UsageError,
 )
-from handbook.execute import apply_plan, reset_commands, run_reset, verify_stage  # noqa: E402
+from handbook.execute import apply_plan, reset_commands, reset_stages, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
-from handbook.shell import command_text, quote_word  # noqa: E402
+from handbook.shell import quote_word  # noqa: E402
 from handbook.steps import PLATFORMS  # noqa: E402
 
 
@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
     p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     p.add_argument("--yes", action="store_true", help="reset without asking")
+    p.add_argument("--keep", action="append", default=[], metavar="STAGE",
+                   help="reset: keep what this stage created (repeatable), e.g. --keep stage-2")
     p.add_argument("--users", help="instructors: run for many users at once, e.g. user1-user30 or alice,bob")
     p.add_argument("--parallel", type=int, default=4, help="with --users: how many users at a time (default 4)")
     return p
@@ -124,8 +126,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
             raise UsageError("verify needs a stage, e.g. apply.py verify stage-1")
         plan = [lab.stage(args.stage)]
     elif args.command == "reset":
-        reset_from = lab.stage(args.stage or "stage-1")
-        plan = [s for s in lab.stages if s.number >= reset_from.number]
+        plan = reset_stages(lab, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
     elif STAGE_ID.fullmatch(args.command):
         if args.stage:
             raise UsageError(f"unexpected argument {args.stage!r} after {args.command}")
@@ -134,8 +135,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         raise UsageError(f"unknown command {args.command!r}: expected list, stage-N, verify stage-N or reset")
 
     if args.command == "reset" and args.dry_run:
-        for ref, command in reset_commands(lab, reset_from, args.platform):
-            print(f"# undo {ref}\n{command_text(command.for_cli(args.cli or 'oc'))}\n", file=out)
+        print(reset_block(plan, args.platform, args.cli).text, file=out)
         return 0
     if args.dry_run:
         out.write(dry_run_text(lab, plan, args.platform, args.cli, values))
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         progress.note(f"{plan[0].id}: every check passed")
         return 0
     if args.command == "reset":
-        commands = reset_commands(lab, reset_from, args.platform)
+        commands = reset_commands(plan, args.platform)
         if not args.yes:
             confirm_reset(commands, values)
         run_reset(session, commands, values, progress)

@@ -248,3 +248,16 @@ def test_list(fake_cli: FakeCli) -> None:
     result = apply(fake_cli, "list")
     assert result.returncode == 0
     assert result.stdout.splitlines()[0].startswith("stage-1   デモ")
+
+
+def test_reset_dry_run_and_keep(fake_cli: FakeCli) -> None:
+    everything = apply(fake_cli, "reset", "--dry-run")
+    assert everything.returncode == 0, everything.stderr
+    lab = Lab.load(FIXTURE_LAB)
+    from handbook.blocks import reset_block
+
+    assert everything.stdout == reset_block(list(lab.stages), "openshift").text + "\n"
+    assert everything.stdout.rstrip().endswith("oc delete project ${APP_NS}")
+    kept = apply(fake_cli, "reset", "--keep", "stage-1", "--dry-run")
+    assert "delete project" not in kept.stdout
+    assert fake_cli.calls() == []
