@@ -17,6 +17,10 @@ from .stages import Stage
 from .steps import DEFAULT_CLI
 
 PLATFORM_LABELS = {"openshift": "OpenShift", "kubernetes": "Kubernetes"}
+PATTERN_LABELS = {
+    "dns-label": "DNS ラベル (英小文字・数字・ハイフン、63 文字以内)",
+    "dns-subdomain": "DNS サブドメイン (ドット区切りの DNS ラベル)",
+}
 
 
 def _fence(text: str, *, language: str, title: str | None = None) -> str:
@@ -124,3 +128,19 @@ class PageRenderer:
                 f"{self.page}: steps of {self.stage.id} rendered in the order {', '.join(self.rendered)}, "
                 f"but {self.stage.definition} lists {', '.join(expected)}"
             )
+
+
+def variables_table(lab: Lab) -> str:
+    """Every variable the lab uses: name, meaning, where its value comes from, and its form."""
+    rows = ["| 変数 | 意味 | 値 | 形式 |", "|---|---|---|---|"]
+    for variable in lab.variables.variables.values():
+        if variable.derive is not None:
+            value = f"`{variable.derive}` から作る"
+        else:
+            value = f"既定値 `{variable.default}`"
+        if variable.discover:
+            platforms = "、".join(PLATFORM_LABELS[p] for p in variable.discover)
+            value += f" ({platforms} ではクラスターから読み取る)"
+        form = PATTERN_LABELS.get(variable.pattern_name) or f"`{variable.pattern}`".replace("|", "\\|")
+        rows.append(f"| `{variable.name}` | {variable.description} | {value} | {form} |")
+    return "\n".join(rows) + "\n"

@@ -68,6 +68,7 @@ class Variable:
     pattern: str
     pattern_help: str
     max_length: int | None
+    pattern_name: str = ""  # dns-label or dns-subdomain for named patterns, "" for a regex of its own
     default: str | None = None
     derive: str | None = None
     discover: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -163,6 +164,7 @@ class VariableCatalog:
                 pattern=regex,
                 pattern_help=str(spec.get("pattern_help") or help_text or regex),
                 max_length=max_length,
+                pattern_name=pattern_name if named else "",
                 default=None if spec.get("default") is None else str(spec["default"]),
                 derive=None if spec.get("derive") is None else str(spec["derive"]),
                 discover=discover,
