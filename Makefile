@@ -27,7 +27,7 @@ schemas: $(VENV)/.installed
 	$(PY) scripts/build_schemas.py
 
 serve: setup
-	$(VENV)/bin/mkdocs serve --strict -a 127.0.0.1:8000
+	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
 build: setup
 	$(VENV)/bin/mkdocs build --strict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .errors import InvalidManifestError
 from .lab import Lab
 from .stages import Stage
 from .variables import substitute
@@ -38,9 +39,28 @@ def rendered_documents(lab: Lab, stages: list[Stage], sets: Mapping[str, Mapping
 
 
 def validate_manifests(lab: Lab, stages: list[Stage] | None = None, *, engine: str = "auto",
-                       sets: Mapping[str, Mapping[str, str]] | None = None) -> list:
-    """Every problem kubeconform (or the Python fallback) finds; an empty list means all valid."""
-    from .validation import validate
+                       sets: Mapping[str, Mapping[str, str]] | None = None):  # noqa: ANN201
+    """What kubeconform (or the Python fallback) finds: a ValidationReport with problems and notices.
+
+    Raises InvalidManifestError when the schemas or kubeconform are not set up (run `make setup`).
+    """
+    from .schemas import SchemaSetupError
+    from .validation import validate_report
 
     chosen = list(lab.stages) if stages is None else stages
-    return validate(rendered_documents(lab, chosen, sets or value_sets(lab)), engine=engine)
+    try:
+        return validate_report(rendered_documents(lab, chosen, sets or value_sets(lab)), engine=engine)
+    except SchemaSetupError as exc:
+        raise InvalidManifestError([f"cannot validate the manifests: {exc}"]) from exc
+
+
+def notice_lines(report) -> list[str]:  # noqa: ANN001 - a ValidationReport
+    """One line per document that could not be validated (the value sets collapse into one line)."""
+    seen: dict[tuple[str, int], str] = {}
+    for notice in report.notices:
+        seen.setdefault(
+            (notice.source, notice.index),
+            f"not validated: {notice.source}, document {notice.index + 1} ({notice.kind} {notice.name}): "
+            f"{notice.reason}",
+        )
+    return list(seen.values())

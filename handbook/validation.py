@@ -5,17 +5,25 @@ Both the site build and ``scripts/apply.py`` call ``validate()`` with one
 local schema tree (``handbook.schemas``, built by ``make setup``):
 
 * ``kubeconform``: every document goes to its own temporary file, then one
-  kubeconform process checks them all (``-strict``, JSON output, local schema
-  locations only, no ``-ignore-missing-schemas``). Its verdicts are final; Python
-  only reads its JSON and words the problems.
+  kubeconform process checks them all (``-strict``, ``-verbose`` JSON output, local
+  schema locations only, no ``-ignore-missing-schemas``). Its verdicts are final;
+  Python only reads its JSON and words the problems.
 * ``python``: the ``jsonschema`` package over the same files, with the same
   lookup order; it also rejects duplicate keys as kubeconform's strict mode does.
 
 Every problem names the file, the document, the field path, the reason and a fix.
+
+A few kinds have no schema because the module holding their CRD is refused by the
+Go module proxy here (``schemas.UNVALIDATED``, also returned by
+``unvalidated_kinds()``). Both engines skip exactly those (apiVersion, kind) pairs
+(kubeconform through its ``-skip`` option) and ``validate_report()`` lists each such
+document as a ``NotValidated`` notice, so a skipped document is never mistaken
+for a valid one. Any other kind without a schema is a problem.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
@@ -69,6 +77,32 @@ class ValidationProblem:
                 f"{where}: {self.message}. Fix: {self.fix}")
 
 
+@dataclass(frozen=True)
+class NotValidated:
+    """A document that was not validated because no pinned source has its schema."""
+
+    source: str
+    index: int
+    api_version: str
+    kind: str
+    name: str
+    reason: str
+    label: str = ""
+
+    def __str__(self) -> str:
+        values = f" [values: {self.label}]" if self.label else ""
+        return (f"{self.source}: document {self.index + 1} ({self.kind} {self.name or '?'}){values}: "
+                f"NOT VALIDATED: {self.api_version} {self.kind} has no schema here: {self.reason}")
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What ``validate_report()`` found: problems, and the documents it could not validate."""
+
+    problems: list[ValidationProblem]
+    notices: list[NotValidated]
+
+
 class ValidationError(Exception):
     """Raised by ``check()`` when at least one document is invalid."""
 
@@ -101,12 +135,28 @@ def schemas_ready() -> bool:
     return schemas.schemas_ready()
 
 
-def validate(documents: Sequence[RenderedDocument], *, engine: str = "auto") -> list[ValidationProblem]:
-    """Every problem in ``documents``; an empty list means all of them are valid.
+def unvalidated_kinds() -> dict[tuple[str, str], str]:
+    """(apiVersion, kind) -> why documents of that kind are not validated (a copy of schemas.UNVALIDATED)."""
+    return dict(schemas.UNVALIDATED)
 
-    Raises ValidationSetupError when the chosen engine cannot run (the message says
-    to run ``make setup``).
+
+def validate(documents: Sequence[RenderedDocument], *, engine: str = "auto") -> list[ValidationProblem]:
+    """Every problem in ``documents``; an empty list means no document has a problem.
+
+    Documents of the kinds in ``unvalidated_kinds()`` are not checked and so never
+    yield a problem; ``validate_report()`` lists them as notices. Raises
+    ValidationSetupError when the chosen engine cannot run (the message says to run
+    ``make setup``).
     """
+    return _validate(documents, engine).problems
+
+
+def validate_report(documents: Sequence[RenderedDocument], *, engine: str = "auto") -> ValidationReport:
+    """Like ``validate()``, plus a NotValidated notice for each document that was skipped."""
+    return _validate(documents, engine)
+
+
+def _validate(documents: Sequence[RenderedDocument], engine: str) -> ValidationReport:
     if engine not in ("auto", "kubeconform", "python"):
         raise ValueError(f"engine must be 'auto', 'kubeconform' or 'python', not {engine!r}")
     if not schemas.schemas_ready():
@@ -120,7 +170,7 @@ def validate(documents: Sequence[RenderedDocument], *, engine: str = "auto") -> 
                 "kubeconform was not found (.tools/bin/kubeconform or PATH): validating with the Python "
                 "fallback (same schemas, jsonschema package) instead of the real kubeconform. "
                 f"To use kubeconform, {SETUP_HINT}.",
-                FallbackWarning, stacklevel=2,
+                FallbackWarning, stacklevel=3,
             )
             engine = "python"
         else:
@@ -166,6 +216,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Like kubeconform (sigs.k8s.io/yaml over yaml.v2, which keeps a timestamp-looking
+# scalar a string when decoding into interface{}), a date stays a string here.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
@@ -196,7 +254,7 @@ _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a numbe
 class _Finding:
     """One reason a document is invalid, before it is worded."""
 
-    # unknown-field, missing-field, wrong-type, bad-value, limit, no-schema,
+    # unknown-field, missing-field, wrong-type, bad-value, limit, rule, no-schema,
     # duplicate-key, yaml, not-object, no-type, other
     code: str
     tokens: list[str | int] = field(default_factory=list)  # instance location (the object, for field codes)
@@ -353,12 +411,6 @@ def _index() -> dict[str, dict[str, str]]:
     return schemas.load_index().get("schemas", {})
 
 
-def _origin(data: Any) -> dict[str, str]:
-    if not isinstance(data, dict):
-        return {}
-    return _index().get(f"{data.get('apiVersion')}/{data.get('kind')}", {})
-
-
 _NUMERIC_LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _LIMITS = (*_NUMERIC_LIMITS, "minLength", "maxLength", "minItems", "maxItems")
 _LIMIT_WORDS = {
@@ -390,15 +442,78 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _non_nullable_null(value: Any, node: dict[str, Any]) -> bool:
+    return value is None and node.get("nullable") is not True
+
+
+def _apply_crd_defaults(value: Any, node: Any) -> None:
+    """Fill in a CRD schema's ``default`` values the way the API server does before it validates.
+
+    Mirrors ``Default()`` of k8s.io/apiextensions-apiserver pkg/apiserver/schema/defaulting
+    (v0.33, KEP-575): in a mapping, every property that is missing (or null and not
+    nullable) and has a non-null default gets a copy of it; then each value is defaulted
+    by its property schema, or by additionalProperties; list items by ``items``.
+    """
+    if not isinstance(node, dict):
+        return
+    if isinstance(value, dict):
+        properties = node.get("properties") or {}
+        for key, sub in properties.items():
+            if (isinstance(sub, dict) and sub.get("default") is not None
+                    and (key not in value or _non_nullable_null(value[key], sub))):
+                value[key] = copy.deepcopy(sub["default"])
+        extra = node.get("additionalProperties")
+        for key in list(value):
+            if key in properties:
+                _apply_crd_defaults(value[key], properties[key])
+            elif isinstance(extra, dict):
+                if _non_nullable_null(value[key], extra) and extra.get("default") is not None:
+                    value[key] = copy.deepcopy(extra["default"])
+                _apply_crd_defaults(value[key], extra)
+    elif isinstance(value, list):
+        items = node.get("items")
+        if isinstance(items, dict):
+            for position, item in enumerate(value):
+                if _non_nullable_null(item, items) and items.get("default") is not None:
+                    value[position] = copy.deepcopy(items["default"])
+                _apply_crd_defaults(value[position], items)
+
+
+def _defaulted(data: dict[str, Any], schema_file: Path, files: _SchemaFiles) -> dict[str, Any]:
+    """``data`` with its CRD defaults applied (a copy); unchanged for core kinds.
+
+    Kubernetes core types are defaulted by Go code in the API server, not from their
+    OpenAPI schema, so only schemas generated from CRDs are used for defaulting.
+    """
+    if schemas.SCHEMA_ROOT / "crds" not in schema_file.parents:
+        return data
+    result = copy.deepcopy(data)
+    _apply_crd_defaults(result, files.load(schema_file))
+    return result
+
+
+def _unvalidated(data: Any) -> str | None:
+    """The reason when ``data`` is of a kind in schemas.UNVALIDATED, else None."""
+    if not isinstance(data, dict):
+        return None
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return None
+    return schemas.UNVALIDATED.get((api_version, kind))
+
+
+def _notice(document: RenderedDocument, data: dict[str, Any], reason: str) -> NotValidated:
+    _, name = _kind_name(data)
+    return NotValidated(document.source, document.index, str(data["apiVersion"]), str(data["kind"]), name,
+                        reason, document.label)
+
+
 def _word(finding: _Finding, doc: RenderedDocument, data: Any,
           hints: _SchemaFiles) -> list[ValidationProblem]:
     kind, name = _kind_name(data)
     api_version = data.get("apiVersion", "?") if isinstance(data, dict) else "?"
     against = f"{api_version} {kind or '?'}"
     location = _dotted(data, finding.tokens)
-    origin = _origin(data)
-    handwritten = (f" (schema source: {origin.get('origin')}; if a real cluster accepts this, correct "
-                   "HANDWRITTEN in handbook/schemas.py)") if origin.get("handwritten") else ""
 
     def problem(path: str, message: str, fix: str) -> ValidationProblem:
         return ValidationProblem(doc.source, doc.index, kind, name, path, message, fix, doc.label)
@@ -416,7 +531,7 @@ def _word(finding: _Finding, doc: RenderedDocument, data: Any,
                 if len(allowed) <= 30:
                     fix += f" Allowed at {location or 'the top level'}: {', '.join(allowed)}"
             problems.append(problem(_join(location, unknown),
-                                    f"unknown field `{unknown}`", fix + handwritten))
+                                    f"unknown field `{unknown}`", fix))
         return problems
     if finding.code == "missing-field":
         return [problem(_join(location, missing),
@@ -443,7 +558,7 @@ def _word(finding: _Finding, doc: RenderedDocument, data: Any,
         found, value = _value_at(data, finding.tokens)
         choices = ", ".join(_short(v) for v in finding.allowed)
         shown = _short(value) if found else "this value"
-        return [problem(location, f"{shown} is not an allowed value", f"use one of: {choices}{handwritten}")]
+        return [problem(location, f"{shown} is not an allowed value", f"use one of: {choices}")]
     if finding.code == "limit":
         keyword, want = finding.names[0], finding.want[0]
         found, value = _value_at(data, finding.tokens)
@@ -452,8 +567,16 @@ def _word(finding: _Finding, doc: RenderedDocument, data: Any,
                             f"write a value that matches {want}")]
         message, fix = _LIMIT_WORDS[keyword]
         return [problem(location, message.format(got=finding.got, want=want), fix.format(want=want))]
+    if finding.code == "rule":
+        where = f"`{location}`" if location else "the top level"
+        return [problem(location, f"the fields under {where} break a rule of the {against} schema that ties "
+                                  "several fields together",
+                        f"compare the fields under {where} with the {against} API reference "
+                        f"(`oc explain` / `kubectl explain`): one of them requires, or rules out, another")]
     if finding.code == "no-schema":
         known = sorted(key.rsplit("/", 1)[0] for key in _index() if key.rsplit("/", 1)[-1] == kind)
+        known += sorted(f"{other} (not validated here)" for other, unchecked in schemas.UNVALIDATED
+                        if unchecked == kind)
         fix = "check the spelling of apiVersion and kind"
         if known:
             fix += f"; {kind} is known as: {', '.join(known)}"
@@ -473,7 +596,7 @@ def _word(finding: _Finding, doc: RenderedDocument, data: Any,
         return [problem(finding.names[0] if finding.names else "", finding.detail,
                         "every Kubernetes object needs `apiVersion:` and `kind:` at the top level")]
     return [problem(location, finding.detail or "invalid",
-                    f"check this value against {against}{handwritten}")]
+                    f"check this value against {against}")]
 
 
 # --------------------------------------------------------------------------- kubeconform engine
@@ -538,14 +661,26 @@ def _finding_from_kubeconform(pointer: str, text: str) -> _Finding:
         return _Finding("limit", tokens, names=[limit.group(1)], got=limit.group(2), want=[limit.group(3)])
     if " does not match pattern " in text and len(quoted) >= 2:
         return _Finding("limit", tokens, names=["pattern"], want=[quoted[-1]])
+    combined = re.fullmatch(r"(not|anyOf|oneOf|allOf) failed", text)
+    if combined:
+        return _Finding("rule", tokens, names=[combined.group(1)])
     return _Finding("other", tokens, detail=text)
 
 
 def _merge_type_findings(findings: list[_Finding]) -> list[_Finding]:
-    """kubeconform reports each branch of an int-or-string oneOf; one problem per path is enough."""
+    """kubeconform reports each failed branch of an anyOf/oneOf; one problem per path is enough.
+
+    Wrong-type findings at one path merge their accepted types (int-or-string);
+    rule findings at one path merge into the first.
+    """
     merged: list[_Finding] = []
     by_path: dict[tuple[Any, ...], _Finding] = {}
+    rules: set[tuple[Any, ...]] = set()
     for finding in findings:
+        if finding.code == "rule":
+            if tuple(finding.tokens) in rules:
+                continue
+            rules.add(tuple(finding.tokens))
         if finding.code == "wrong-type":
             key = tuple(finding.tokens)
             if key in by_path:
@@ -582,12 +717,26 @@ def _findings_from_result(result: dict[str, Any]) -> list[_Finding]:
     return [_Finding("other", detail=message.replace("\n", " "))]
 
 
+def kubeconform_skip() -> str:
+    """The ``-skip`` value: schemas.UNVALIDATED as ``apiVersion/Kind`` entries, comma-separated.
+
+    kubeconform v0.7.0 (pkg/config/config.go, pkg/validator/validator.go) splits the
+    value at commas and skips a resource when ``<apiVersion>/<kind>`` or the bare kind
+    is listed; only the full form is used here, so another group's kind of the same
+    name is still validated.
+    """
+    return ",".join(sorted(f"{api_version}/{kind}" for api_version, kind in schemas.UNVALIDATED))
+
+
 def kubeconform_command(binary: str, target: str) -> list[str]:
     """The exact kubeconform invocation, offline: only local schema locations."""
-    command = [binary, "-strict", "-output", "json", "-summary",
+    command = [binary, "-strict", "-output", "json", "-summary", "-verbose",
                "-kubernetes-version", schemas.kubernetes_version()]
     for location in schemas.kubeconform_locations():
         command += ["-schema-location", location]
+    skip = kubeconform_skip()
+    if skip:
+        command += ["-skip", skip]
     return [*command, target]
 
 
@@ -618,17 +767,41 @@ def _single_documents(documents: Sequence[RenderedDocument]) -> tuple[list[Rende
     return single, problems
 
 
-def _run_kubeconform(binary: str, documents: Sequence[RenderedDocument]) -> list[ValidationProblem]:
+def _text_to_send(document: RenderedDocument, files: _SchemaFiles) -> tuple[str, dict[str, Any] | None]:
+    """What kubeconform gets for ``document``: its text, or JSON of it with CRD defaults applied.
+
+    The text is rewritten only when it parses strictly (so kubeconform still sees every
+    duplicate key and syntax error itself), is not skipped, and defaulting changed it.
+    """
+    try:
+        data = _load(document.text)
+    except yaml.YAMLError:
+        return document.text, None
+    if not isinstance(data, dict) or _unvalidated(data) is not None:
+        return document.text, None
+    schema_file = _schema_file_for(data)
+    if schema_file is None:
+        return document.text, None
+    defaulted = _defaulted(data, schema_file, files)
+    if defaulted == data:
+        return document.text, None
+    return json.dumps(defaulted, ensure_ascii=False), defaulted
+
+
+def _run_kubeconform(binary: str, documents: Sequence[RenderedDocument]) -> ValidationReport:
     documents, problems = _single_documents(documents)
+    notices: list[NotValidated] = []
     if not documents:
-        return problems
+        return ValidationReport(problems, notices)
     hints = _SchemaFiles()
     expected = sum(1 for d in documents if _yaml_document_count(d.text) == 1)
     with tempfile.TemporaryDirectory(prefix="handbook-kubeconform-") as folder:
         by_file: dict[str, RenderedDocument] = {}
+        sent: dict[str, Any] = {}
         for number, document in enumerate(documents):
             file_name = f"{number:05d}.yaml"
-            Path(folder, file_name).write_text(document.text, encoding="utf-8")
+            text, sent[file_name] = _text_to_send(document, hints)
+            Path(folder, file_name).write_text(text, encoding="utf-8")
             by_file[file_name] = document
         command = kubeconform_command(binary, folder)
         try:
@@ -655,14 +828,36 @@ def _run_kubeconform(binary: str, documents: Sequence[RenderedDocument]) -> list
     if counted != expected:
         raise ValidationSetupError(f"kubeconform checked {counted} resources where {expected} were sent; "
                                    "its results cannot be matched to the documents")
+    reported: set[str] = set()
     for result in results:
-        document = by_file.get(Path(str(result.get("filename", ""))).name)
+        file_name = Path(str(result.get("filename", ""))).name
+        document = by_file.get(file_name)
         if document is None:
             raise ValidationSetupError(f"kubeconform reported an unknown file: {result.get('filename')}")
-        data = _quiet_load(document.text)
+        status = result.get("status")
+        if status in ("", None):  # an empty document (comments only): nothing to check
+            continue
+        if file_name in reported:
+            raise ValidationSetupError(f"kubeconform reported {file_name} twice; its results cannot be "
+                                       "matched to the documents")
+        reported.add(file_name)
+        data = sent[file_name] if sent[file_name] is not None else _quiet_load(document.text)
+        if status == "statusValid":
+            continue
+        if status == "statusSkipped":
+            reason = _unvalidated(data)
+            if reason is None or not isinstance(data, dict):
+                raise ValidationSetupError(
+                    f"kubeconform skipped {document.source} document {document.index + 1} "
+                    f"({result.get('version')} {result.get('kind')}), which is not in schemas.UNVALIDATED")
+            notices.append(_notice(document, data, reason))
+            continue
         for finding in _findings_from_result(result):
             problems += _word(finding, document, data, hints)
-    return _sorted(problems)
+    if len(reported) != expected:
+        raise ValidationSetupError(f"kubeconform reported {len(reported)} resources where {expected} were sent; "
+                                   "its results cannot be matched to the documents")
+    return ValidationReport(_sorted(problems), _sorted_notices(notices))
 
 
 # --------------------------------------------------------------------------- Python engine
@@ -723,6 +918,8 @@ def _findings_from_jsonschema(error: Any) -> list[_Finding]:
                          want=[_number(error.validator_value)])]
     if keyword == "pattern":
         return [_Finding("limit", tokens, names=["pattern"], want=[str(error.validator_value)])]
+    if keyword == "not":
+        return [_Finding("rule", tokens, names=["not"])]
     if keyword in ("anyOf", "oneOf") and error.context:
         if all(sub.validator == "type" for sub in error.context):
             wants: list[str] = []
@@ -738,11 +935,12 @@ def _findings_from_jsonschema(error: Any) -> list[_Finding]:
     return [_Finding("other", tokens, detail=error.message)]
 
 
-def _run_python(documents: Sequence[RenderedDocument]) -> list[ValidationProblem]:
+def _run_python(documents: Sequence[RenderedDocument]) -> ValidationReport:
     files = _SchemaFiles()
     validators = _PythonValidators(files)
     k8s_version = schemas.kubernetes_version()
     documents, problems = _single_documents(documents)
+    notices: list[NotValidated] = []
     for document in documents:
         try:
             data = _load(document.text)
@@ -769,18 +967,28 @@ def _run_python(documents: Sequence[RenderedDocument]) -> list[ValidationProblem
             problems += _word(_Finding("no-type", names=[missing[0]], detail=f"`{missing[0]}` is missing"),
                               document, data, files)
             continue
+        # Checked where kubeconform checks -skip: after parsing and reading kind/apiVersion.
+        reason = _unvalidated(data)
+        if reason is not None:
+            notices.append(_notice(document, data, reason))
+            continue
         schema_file = next((c for c in schemas.candidate_files(data["apiVersion"], data["kind"], k8s_version)
                             if c.is_file()), None)
         if schema_file is None:
             problems += _word(_Finding("no-schema"), document, data, files)
             continue
+        data = _defaulted(data, schema_file, files)
         findings: list[_Finding] = []
         for error in validators.for_file(schema_file).iter_errors(data):
             findings += _findings_from_jsonschema(error)
         for finding in _merge_type_findings(findings):
             problems += _word(finding, document, data, files)
-    return _sorted(problems)
+    return ValidationReport(_sorted(problems), _sorted_notices(notices))
 
 
 def _sorted(problems: list[ValidationProblem]) -> list[ValidationProblem]:
     return sorted(problems, key=lambda p: (p.source, p.index, p.label, p.path, p.message))
+
+
+def _sorted_notices(notices: list[NotValidated]) -> list[NotValidated]:
+    return sorted(notices, key=lambda n: (n.source, n.index, n.label))

@@ -41,7 +41,7 @@ from handbook.errors import (  # noqa: E402
 )
 from handbook.execute import apply_plan, reset_commands, reset_stages, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
-from handbook.manifest_check import validate_manifests  # noqa: E402
+from handbook.manifest_check import notice_lines, validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
@@ -143,9 +143,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
 
     # Everything below may touch the cluster, so every check that needs no cluster comes first.
     if args.command != "reset":
-        problems = validate_manifests(lab, plan, sets={"your values": values})
-        if problems:
-            raise InvalidManifestError([str(p) for p in problems])
+        check_manifests(lab, plan, {"your values": values})
     cli = detect_cli(args.platform, args.cli)
     check_cli_supports(plan, args.platform, cli)
     session = Session(SubprocessRunner(), cli, args.context)
@@ -189,9 +187,7 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
         for user, values in per_user.items():
             out.write(f"# ######## {user}\n" + dry_run_text(lab, plan, args.platform, args.cli, values) + "\n")
         return 0
-    problems = validate_manifests(lab, plan, sets={f"user {u}": v for u, v in per_user.items()})
-    if problems:
-        raise InvalidManifestError([str(p) for p in problems])
+    check_manifests(lab, plan, {f"user {u}": v for u, v in per_user.items()})
     cli = detect_cli(args.platform, args.cli)
     check_cli_supports(plan, args.platform, cli)
     runner = SubprocessRunner()
@@ -215,6 +211,15 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     outcomes = run_many(users, run_one, MultiProgress(users, out), args.parallel)
     print(Summary(outcomes, time.monotonic() - started).table(), file=out)
     return 0 if all(o.ok for o in outcomes) else StepFailedError.exit_code
+
+
+def check_manifests(lab: Lab, plan: list, sets: dict) -> None:
+    """Validate the plan's manifests with the values that will be used; refuse on any problem."""
+    report = validate_manifests(lab, plan, sets=sets)
+    for line in notice_lines(report):
+        print(f"note: {line}", file=sys.stderr)
+    if report.problems:
+        raise InvalidManifestError([str(p) for p in report.problems])
 
 
 def confirm_reset(commands, values) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handbook.errors import LabError  # noqa: E402
 from handbook.lab import Lab  # noqa: E402
-from handbook.manifest_check import validate_manifests, value_sets  # noqa: E402
+from handbook.manifest_check import notice_lines, validate_manifests, value_sets  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,19 +27,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         lab = Lab.load()
-        problems = validate_manifests(lab, engine=args.engine)
+        report = validate_manifests(lab, engine=args.engine)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     elapsed = time.monotonic() - started
     documents = len(lab.documents())
+    problems = report.problems
+    for line in notice_lines(report):
+        print(f"note: {line}", file=sys.stderr)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         sets = len(value_sets(lab))
         print(f"{len(problems)} problem(s) in {documents} documents x {sets} value sets", file=sys.stderr)
         return 3
-    print(f"valid: {documents} documents x {len(value_sets(lab))} value sets ({args.engine}, {elapsed:.2f}s)")
+    skipped = len(notice_lines(report))
+    print(f"valid: {documents - skipped} documents x {len(value_sets(lab))} value sets, {skipped} not validated "
+          f"(no schema source here) ({args.engine}, {elapsed:.2f}s)")
     return 0
 
 
