@@ -9,9 +9,9 @@ TOOLS   := $(CURDIR)/.tools/bin
 PYTHON  ?= python3
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup serve build test lint validate schemas lock clean
+.PHONY: setup serve build test lint validate schemas fetch-assets browser-setup offline benchmark lock clean
 
-setup: $(VENV)/.installed $(TOOLS)/kubeconform schemas
+setup: $(VENV)/.installed $(TOOLS)/kubeconform schemas fetch-assets
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,23 @@ $(TOOLS)/kubeconform: tools/versions.env
 schemas: $(VENV)/.installed
 	$(PY) scripts/build_schemas.py
 
+# Mermaid (and the offline build's iframe-worker shim) from the npm registry, pinned by hash, never committed.
+fetch-assets: $(VENV)/.installed
+	$(PY) scripts/fetch_assets.py
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here),
+# and a Japanese font so that screenshots are readable.
+browser-setup: $(VENV)/.installed
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-ipafont-gothic; fi
+
+# A copy of the site that works from file:// (for a USB stick).
+offline: setup
+	OFFLINE=true $(VENV)/bin/mkdocs build --strict -d site-offline
+
+benchmark: setup browser-setup
+	$(PY) scripts/benchmark.py --json test-artifacts/benchmark.json
+
 serve: setup
 	$(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
@@ -38,8 +55,8 @@ validate: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-test: setup lint
-	$(PY) -m pytest
+test: setup lint browser-setup
+	CI=$${CI:-true} $(PY) -m pytest
 
 lock: $(VENV)/.installed
 	( echo '# Full pinned set (pip freeze of a working .venv). Regenerate with `make lock`.'; \

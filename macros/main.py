@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
+from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
+from handbook import blocks
+from handbook.blocks import DEFAULT_PLATFORM
 from handbook.diagrams import render_diagram
 from handbook.errors import LabError
+from handbook.execute import reset_stages
 from handbook.lab import load_lab
-from handbook.manifest_check import validate_manifests
-from handbook.pages import PageRenderer
+from handbook.manifest_check import notice_lines, validate_manifests
+from handbook.pages import PageRenderer, block_markdown
+from handbook.pages import variables_table as pages_variables_table
+from handbook.stage_map import render_stage_map, stage_pages
+from handbook.tables import render_table
+from handbook.validation import FallbackWarning
 
 log = logging.getLogger("mkdocs.plugins.handbook")
 
@@ -23,14 +32,21 @@ log = logging.getLogger("mkdocs.plugins.handbook")
 def validate_before_build() -> None:
     """Every manifest, under both value sets, before any page renders; the build stops on a problem."""
     started = time.monotonic()
-    try:
-        lab = load_lab()
-        problems = validate_manifests(lab)
-    except LabError as exc:
-        raise PluginError(f"the lab definition is invalid:\n{exc}") from exc
-    if problems:
-        raise PluginError("invalid manifests:\n" + "\n".join(f"  - {p}" for p in problems))
-    log.info("handbook: %d manifest documents valid (%.2fs)", len(lab.documents()), time.monotonic() - started)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FallbackWarning)
+        try:
+            lab = load_lab()
+            report = validate_manifests(lab)
+        except LabError as exc:
+            raise PluginError(f"the lab definition or its manifests are invalid:\n{exc}") from exc
+    for warning in caught:
+        # Loud, but not fatal: `make serve` still works without kubeconform; `make test` requires it.
+        log.warning("handbook: %s", warning.message)
+    if report.problems:
+        raise PluginError("invalid manifests:\n" + "\n".join(f"  - {p}" for p in report.problems))
+    for line in notice_lines(report):
+        log.info("handbook: %s", line)
+    log.info("handbook: %d manifest documents checked (%.2fs)", len(lab.documents()), time.monotonic() - started)
 
 
 def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
@@ -67,9 +83,31 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         return renderer().catch_up()
 
     @env.macro
+    def variables_table() -> str:
+        return pages_variables_table(load_lab())
+
+    @env.macro
+    def table(name: str) -> str:
+        r = renderer()
+        return render_table(name, r.lab, r.stage) + "\n"
+
+    @env.macro
+    def reset_block(from_stage: str = "stage-1", keep: tuple[str, ...] = ()) -> str:
+        """The clean-up commands; the same text as `apply.py reset [stage-N] [--keep ...] --dry-run`."""
+        lab = load_lab()
+        stages = reset_stages(lab, lab.stage(from_stage), [lab.stage(k) for k in keep])
+        return block_markdown(blocks.reset_block(stages, DEFAULT_PLATFORM))
+
+    @env.macro
     def diagram(name: str) -> str:
         r = renderer()
         return "```mermaid\n" + render_diagram(name, r.lab, r.stage) + "\n```\n"
+
+    @env.macro
+    def stage_map() -> str:
+        """The home page's map of every stage, from manifests/stage-*/stage.yaml and the pages' front matter."""
+        pages = stage_pages(Path(env.conf["docs_dir"]))
+        return render_stage_map(load_lab(), pages, env.page.file.src_path)
 
     env.variables["_lab_renderers"] = renderers
 

@@ -1,0 +1,187 @@
+"""What the reader's side of the site needs from the lab definition.
+
+* ``render_stage_map``: the home page's map of the stages (what each teaches, how long it takes,
+  who does it, what must be done before it), generated from ``manifests/stage-*/stage.yaml``.
+* ``reader_values``: the data behind the "your values" form (docs/assets/javascripts/handbook.js):
+  every variable's pattern, default and derivation from ``manifests/variables.yaml``, so the
+  browser validates a value exactly as ``apply.py --set`` does, and rewrites a page's export block
+  exactly as ``apply.py --dry-run --set`` prints it. mkdocs.yml puts it into ``extra.reader_values``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .blocks import DEFAULT_PLATFORM
+from .errors import DefinitionError, LabError
+from .lab import Lab
+from .pages import PLATFORM_LABELS
+from .paths import MANIFESTS_DIR, relative
+from .shell import _SAFE, quote_word
+from .stages import Stage
+from .steps import PLATFORMS
+from .variables import VariableCatalog
+
+# The variables a reader sets once in the form, with the form's label; every other variable is derived
+# or left at its default.
+FORM_VARIABLES = {"LAB_USER": "利用者名", "APPS_DOMAIN": "アプリのドメイン"}
+
+AUDIENCE_LABELS = {"user": "受講者", "admin": "クラスター管理者"}
+
+
+def stage_pages(docs_dir: Path) -> dict[str, str]:
+    """stage id -> the page's path inside docs/, read from each page's ``stage:`` front matter."""
+    pages: dict[str, str] = {}
+    for path in sorted(docs_dir.rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith("---\n"):
+            continue
+        head = text.split("---\n", 2)
+        if len(head) < 3:
+            continue
+        try:
+            meta = yaml.safe_load(head[1]) or {}
+        except yaml.YAMLError as exc:
+            raise DefinitionError([f"{relative(path)}: the front matter is not valid YAML: {exc}"]) from exc
+        stage_id = meta.get("stage") if isinstance(meta, dict) else None
+        if stage_id:
+            if stage_id in pages:
+                raise DefinitionError(
+                    [f"{relative(path)}: stage: {stage_id} is also the stage of docs/{pages[stage_id]}; "
+                     "give each stage exactly one page"]
+                )
+            pages[str(stage_id)] = path.relative_to(docs_dir).as_posix()
+    return pages
+
+
+_WIDE = "\u3000-\u30ff\u3400-\u9fff\uff00-\uffef"
+_BREAK_BETWEEN_WIDE = re.compile(f"(?<=[{_WIDE}])\\s+(?=[{_WIDE}])")
+
+
+def join_lines(text: str) -> str:
+    """One line of text: YAML folds lines with a space, which Japanese text must not get between characters."""
+    return " ".join(_BREAK_BETWEEN_WIDE.sub("", text.strip()).split())
+
+
+def _stage_name(stage: Stage) -> str:
+    return f"ステージ {stage.number}"
+
+
+def _link(stage: Stage, pages: Mapping[str, str], text: str, from_page: str) -> str:
+    """A Markdown link to the stage's page (MkDocs checks it in strict mode), or plain text without a page."""
+    page = pages.get(stage.id)
+    if page is None:
+        return text
+    depth = from_page.count("/")
+    return f"[{text}]({'../' * depth}{page})"
+
+
+def _prerequisites(lab: Lab, stage: Stage) -> list[Stage]:
+    """The stages named in ``before:``, plus the previous learner stage (learner stages build on each other)."""
+    by_id = {s.id: s for s in lab.stages}
+    needed = {by_id[b].id: by_id[b] for b in stage.before if b in by_id}
+    if stage.audience == "user":
+        earlier = [s for s in lab.stages if s.audience == "user" and s.number < stage.number]
+        if earlier:
+            needed.setdefault(earlier[-1].id, earlier[-1])
+    return sorted(needed.values(), key=lambda s: s.number)
+
+
+def render_stage_map(lab: Lab, pages: Mapping[str, str], from_page: str = "index.md") -> str:
+    """The stage map as Markdown (with md_in_html blocks), one card per stage in order."""
+    user_minutes = sum(s.minutes for s in lab.stages if s.audience == "user")
+    lines = [
+        '<div class="lab-stage-map" markdown>',
+        "",
+        f"受講者のステージは合計でおよそ {user_minutes} 分です。"
+        + (
+            "クラスター管理者のステージは、ワークショップの前に管理者が一度だけ実施します。"
+            if any(s.audience == "admin" for s in lab.stages)
+            else ""
+        ),
+        "",
+    ]
+    for stage in lab.stages:
+        needed = _prerequisites(lab, stage)
+        before = "、".join(_link(s, pages, _stage_name(s), from_page) for s in needed) if needed else "なし"
+        summary = join_lines(stage.summary)
+        lines += [
+            f'<section class="lab-stage-card lab-audience-{stage.audience}" data-stage="{stage.id}" markdown>',
+            "",
+            f"### {_link(stage, pages, f'{_stage_name(stage)}: {stage.title}', from_page)}",
+            "",
+            summary,
+            "",
+            '<div class="lab-stage-facts" markdown>',
+            "",
+            f"- **所要時間**: 約 {stage.minutes} 分",
+            f"- **実施する人**: {AUDIENCE_LABELS.get(stage.audience, stage.audience)}",
+            f"- **前提**: {before}",
+            "",
+            "</div>",
+            "",
+            "</section>",
+            "",
+        ]
+    lines += ["</div>", ""]
+    return "\n".join(lines)
+
+
+def reader_values(catalog: VariableCatalog | None = None) -> dict[str, Any]:
+    """The form's data: platforms, the form's variables, and every variable's rule and derivation.
+
+    ``default_text``/``discover_text`` are the right-hand sides that ``handbook.blocks.export_block``
+    writes when the reader has not set a value, quoted by the same ``quote_word``.
+    """
+    if catalog is None:
+        catalog = VariableCatalog.load(MANIFESTS_DIR / "variables.yaml")
+    missing = [name for name in FORM_VARIABLES if name not in catalog]
+    if missing:
+        raise DefinitionError(
+            [f"{catalog.source}: variables.{name} is missing; the reader's form (handbook/stage_map.py "
+             "FORM_VARIABLES) sets it" for name in missing]
+        )
+    variables = []
+    for name in catalog.closure(catalog.variables):
+        variable = catalog.variables[name]
+        variables.append(
+            {
+                "name": name,
+                "description": variable.description,
+                "pattern": variable.pattern,
+                "max_length": variable.max_length,
+                "help": variable.pattern_help,
+                "default": variable.default,
+                "default_text": None if variable.default is None else quote_word(variable.default),
+                "derive": variable.derive,
+                "discover_text": {
+                    platform: "$(" + " ".join(quote_word(w) for w in argv) + ")"
+                    for platform, argv in variable.discover.items()
+                },
+                "in_form": name in FORM_VARIABLES,
+            }
+        )
+    return {
+        "form": list(FORM_VARIABLES),
+        "labels": dict(FORM_VARIABLES),
+        "variables": variables,
+        "platforms": [{"id": p, "label": PLATFORM_LABELS[p]} for p in PLATFORMS],
+        "page_platform": DEFAULT_PLATFORM,
+        "safe_word": _SAFE.pattern,
+    }
+
+
+def mkdocs_reader_values() -> dict[str, Any]:
+    """For mkdocs.yml (``!!python/object/apply``): the data, read afresh on every config load.
+
+    A problem becomes a YAML error, which MkDocs reports as a configuration error without a traceback.
+    """
+    try:
+        return reader_values()
+    except LabError as exc:
+        raise yaml.YAMLError(f"extra.reader_values (handbook/stage_map.py) could not be built:\n{exc}") from exc
