@@ -33,10 +33,18 @@ def _from_documents(module: str) -> DiagramFn:
     return diagram
 
 
+def _authorization(lab: Lab, stage: Stage) -> str:
+    from ..authz import diagram
+
+    return diagram(lab, stage)
+
+
 DIAGRAMS: dict[str, DiagramFn] = {
+    "authorization": _authorization,
     "architecture": _architecture,
     "mesh_membership": _from_documents("mesh_membership"),
     "ingress_path": _from_documents("ingress_path"),
+    "traffic_split": _from_documents("traffic_split"),
 }
 
 
