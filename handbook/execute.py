@@ -112,10 +112,16 @@ def reset_stages(lab: Lab, from_stage: Stage, keep: list[Stage] | None = None) -
 
 
 def reset_commands(stages: list[Stage], platform: str) -> list[tuple[str, Command]]:
-    """What removes everything ``stages`` created, latest first."""
+    """What removes everything ``stages`` created, latest first.
+
+    Demonstrations are left out: a catch-up run never makes them, and each demo cleans up after
+    itself within its stage.
+    """
     commands: list[tuple[str, Command]] = []
     for stage in reversed(stages):
         for step in reversed(stage.steps_for(platform)):
+            if step.demo:
+                continue
             if isinstance(step, ApplyStep):
                 commands.append((step.ref, step.delete_command()))
             elif isinstance(step, RunStep) and (undo := step.undo_command()):

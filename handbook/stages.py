@@ -31,7 +31,7 @@ STEP_KINDS = ("apply", "patch", "run", "wait", "check", "manual")
 _STAGE_KEYS = {"title", "summary", "minutes", "audience", "before", "requires", "steps"}
 _COMMON_STEP_KEYS = {"id", "platforms", "demo"}
 _STEP_KEYS = {
-    "apply": {"apply", "namespace"},
+    "apply": {"apply", "namespace", "undo"},
     "patch": {"patch"},
     "run": {"run", "unless", "undo"},
     "wait": {"wait"},
@@ -201,7 +201,8 @@ def _load_step(reader: _Reader, folder: Path, stage_id: str, at: str, raw: Any) 
     value = raw[kind]
     if kind == "apply":
         body = _read_file(reader, folder, f"{at}.apply", value)
-        return ApplyStep(**common, file=str(value), namespace=_opt(raw.get("namespace")), body=body)
+        undo = reader.words(f"{at}.undo", raw["undo"]) if "undo" in raw else ()
+        return ApplyStep(**common, file=str(value), namespace=_opt(raw.get("namespace")), body=body, undo=undo)
     if kind == "patch":
         if not isinstance(value, dict):
             reader.problem(f"{at}.patch", "expected {resource, namespace, type, file}")

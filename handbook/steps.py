@@ -93,6 +93,7 @@ class ApplyStep(Step):
     file: str = ""
     namespace: str | None = None
     body: str = ""  # the file's text, ${VAR} unresolved; filled in by the stage loader
+    undo: tuple[str, ...] = ()  # what reset runs instead of deleting the file's objects
 
     kind = "apply"
 
@@ -104,7 +105,13 @@ class ApplyStep(Step):
         return Command(tuple(argv), stdin=self.body)
 
     def delete_command(self) -> Command:
-        """What `apply.py reset` runs to remove what this step created."""
+        """What `apply.py reset` runs to remove what this step created.
+
+        Deleting the file's objects, unless the step names its own ``undo`` (for a file that only
+        changes objects someone else owns, such as labels on existing namespaces).
+        """
+        if self.undo:
+            return Command(self.undo)
         argv: list[str] = ["oc", "delete"]
         if self.namespace:
             argv += ["-n", self.namespace]
@@ -113,6 +120,9 @@ class ApplyStep(Step):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def texts(self) -> tuple[str, ...]:
+        return (*self.command().argv, *self.undo)
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ def test_reset_asks_first(fake_cli: FakeCli) -> None:
     assert [argv for argv, _ in deletes] == [
         ["oc", "delete", "-n", "user1-demo", "--ignore-not-found", "-f", "-"],
         ["oc", "delete", "-n", "user1-demo", "--ignore-not-found", "-f", "-"],
-        ["oc", "delete", "project", "user1-demo"],
+        ["oc", "delete", "project", "user1-demo", "--ignore-not-found"],
     ]
     assert "kind: Route" in deletes[0][1] and "kind: Deployment" in deletes[1][1]
 
@@ -257,7 +257,7 @@ def test_reset_dry_run_and_keep(fake_cli: FakeCli) -> None:
     from handbook.blocks import reset_block
 
     assert everything.stdout == reset_block(list(lab.stages), "openshift").text + "\n"
-    assert everything.stdout.rstrip().endswith("oc delete project ${APP_NS}")
+    assert everything.stdout.rstrip().endswith("oc delete project ${APP_NS} --ignore-not-found")
     kept = apply(fake_cli, "reset", "--keep", "stage-1", "--dry-run")
     assert "delete project" not in kept.stdout
     assert fake_cli.calls() == []

@@ -16,6 +16,7 @@ from ..stages import Stage
 
 TABLES: dict[str, str] = {
     # name used in pages -> module in this package
+    "circuit_breaker": "circuit_breaker",
 }
 
 TableFn = Callable[[list[dict]], str]

@@ -9,6 +9,7 @@ FAKE_CLI_RULES: a JSON list of rules; the first rule whose "match" words all app
                 lives beside the log). No rule: exit 0 with empty output.
 """
 
+import fcntl
 import json
 import os
 import sys
@@ -31,24 +32,31 @@ def main() -> int:
     reads_stdin = "-" in argv or any(a.startswith("--patch-file=/dev/stdin") for a in argv)
     stdin = sys.stdin.read() if reads_stdin else None
     log = Path(os.environ["FAKE_CLI_LOG"])
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"name": name, "argv": argv, "stdin": stdin}) + "\n")
     rules_path = os.environ.get("FAKE_CLI_RULES")
     rules = json.loads(Path(rules_path).read_text(encoding="utf-8")) if rules_path else []
     counts_path = log.with_suffix(".counts.json")
-    counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
-    for index, rule in enumerate(rules):
-        if not matches(rule["match"], argv):
-            continue
-        used = counts.get(str(index), 0)
-        if "times" in rule and used >= rule["times"]:
-            continue
-        counts[str(index)] = used + 1
-        counts_path.write_text(json.dumps(counts))
-        sys.stdout.write(rule.get("stdout", ""))
-        sys.stderr.write(rule.get("stderr", ""))
-        return int(rule.get("exit", 0))
-    return 0
+    # apply.py --users runs several of these at once: one lock around the log and the shared counters.
+    with open(log.with_suffix(".lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"name": name, "argv": argv, "stdin": stdin}) + "\n")
+        counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
+        answer = None
+        for index, rule in enumerate(rules):
+            if not matches(rule["match"], argv):
+                continue
+            used = counts.get(str(index), 0)
+            if "times" in rule and used >= rule["times"]:
+                continue
+            counts[str(index)] = used + 1
+            counts_path.write_text(json.dumps(counts))
+            answer = rule
+            break
+    if answer is None:
+        return 0
+    sys.stdout.write(answer.get("stdout", ""))
+    sys.stderr.write(answer.get("stderr", ""))
+    return int(answer.get("exit", 0))
 
 
 if __name__ == "__main__":
