@@ -1,0 +1,218 @@
+"""Helpers for the end-to-end tests: the local cluster of scripts/local_cluster.py, apply.py against it,
+and the rendered manifests of a lab for `kubectl diff`.
+
+Deliberately not a conftest.py: tests/conftest.py is imported as the module `conftest` by the other
+test files, and a second conftest.py here would take that name first (pytest collects tests/e2e
+before tests/test_*.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+
+from handbook.lab import Lab
+from handbook.steps import ApplyStep, WaitStep
+
+REPO = Path(__file__).resolve().parents[2]
+APPLY = REPO / "scripts" / "apply.py"
+FIXTURE_LAB = REPO / "tests" / "fixtures" / "lab"
+REAL_LAB = REPO / "manifests"
+PLATFORM_ARGS = ("--platform", "kubernetes", "--cli", "kubectl")
+
+# Wait targets that a local cluster can satisfy: kube-controller-manager, kube-scheduler and kwok
+# roll Deployments out and make Pods Ready. Anything else (istios, istiocnis, csv, routes, ...)
+# is made Ready by an operator or a platform that does not run here.
+WORKLOAD_KINDS = frozenset({"deployment", "deployments", "deploy", "pod", "pods", "po", "statefulset",
+                            "statefulsets", "sts", "daemonset", "daemonsets", "ds", "replicaset", "replicasets",
+                            "rs", "job", "jobs"})
+
+
+def load_local_cluster() -> ModuleType:
+    """scripts/local_cluster.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("local_cluster", REPO / "scripts" / "local_cluster.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_cluster"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+local_cluster = load_local_cluster()
+
+
+def run_apply(cluster, lab: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:  # noqa: ANN001
+    """scripts/apply.py in its own process, with the pinned kubectl first on PATH and KUBECONFIG set."""
+    env = cluster.env()
+    env["LAB_MANIFESTS_DIR"] = str(lab)
+    env.pop("NO_COLOR", None)
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, str(APPLY), *args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False, cwd=REPO,
+    )
+    print(f"$ apply.py {' '.join(args)}  -> exit {result.returncode}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def wait_target(step: WaitStep) -> str:
+    """The kind a wait step waits on, as written (``deployment`` of ``deployment/web``, ``istios``)."""
+    return (step.rollout or step.resource or "").split("/")[0].split(".")[0].lower()
+
+
+@dataclass(frozen=True)
+class Dropped:
+    ref: str
+    why: str
+
+
+def lab_for_cluster(source: Path, target: Path, *, nodes: bool) -> tuple[Path, list[Dropped]]:
+    """A copy of the lab at ``source`` without the wait steps this cluster cannot satisfy.
+
+    apply.py has no way to skip a step, so the copy leaves them out: every wait when the cluster
+    has no controllers and no node, else the waits on resources that only an operator makes Ready.
+    """
+    shutil.copytree(source, target)
+    lab = Lab.load(source)
+    dropped: list[Dropped] = []
+    for stage in lab.stages:
+        keep_ids = []
+        for step in stage.steps:
+            if isinstance(step, WaitStep):
+                kind = wait_target(step)
+                if not nodes:
+                    dropped.append(Dropped(step.ref, "no kube-controller-manager, kube-scheduler and kwok node"))
+                    continue
+                if kind not in WORKLOAD_KINDS:
+                    dropped.append(Dropped(step.ref, f"waits on {kind}, which only an operator makes Ready"))
+                    continue
+            keep_ids.append(step.id)
+        definition = target / stage.folder.name / "stage.yaml"
+        data = yaml.safe_load(definition.read_text(encoding="utf-8"))
+        data["steps"] = [s for s in data["steps"] if s["id"] in keep_ids]
+        definition.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for item in dropped:
+        print(f"skipped wait step {item.ref}: {item.why}")
+    return target, dropped
+
+
+@dataclass(frozen=True)
+class Rendered:
+    ref: str
+    namespace: str | None
+    body: str
+
+
+def rendered_applies(lab_root: Path, stage_ids: list[str], user: str, platform: str = "kubernetes") -> list[Rendered]:
+    """What each apply step of ``stage_ids`` sends to the cluster, with the values apply.py uses for ``user``."""
+    lab = Lab.load(lab_root)
+    values = lab.variables.resolve({"LAB_USER": user})
+    rendered: list[Rendered] = []
+    for stage_id in stage_ids:
+        for step in lab.stage(stage_id).steps_for(platform):
+            if isinstance(step, ApplyStep) and not step.demo:
+                command = step.command().resolved(values)
+                namespace = command.argv[command.argv.index("-n") + 1] if "-n" in command.argv else None
+                assert command.stdin is not None
+                rendered.append(Rendered(step.ref, namespace, command.stdin))
+    return rendered
+
+
+@dataclass(frozen=True)
+class DemoCommand:
+    ref: str
+    argv: tuple[str, ...]  # without the CLI name
+    stdin: str | None
+
+
+def demo_commands(lab_root: Path, stage_ids: list[str], user: str, platform: str = "kubernetes") -> list[DemoCommand]:
+    """The demonstration steps a reader runs by hand (apply.py skips them), in order, resolved for ``user``.
+
+    Left out: checks, manual steps, commands that never end by themselves (``--watch``) and waits on
+    resources that only an operator makes Ready (see WORKLOAD_KINDS).
+    """
+    lab = Lab.load(lab_root)
+    values = lab.variables.resolve({"LAB_USER": user})
+    commands: list[DemoCommand] = []
+    for stage_id in stage_ids:
+        for step in lab.stage(stage_id).steps_for(platform):
+            if not step.demo or not step.executes:
+                continue
+            if isinstance(step, WaitStep) and wait_target(step) not in WORKLOAD_KINDS:
+                continue
+            command = step.command()
+            if command is None or not command.uses_cluster_cli or {"--watch", "-w"} & set(command.argv):
+                continue
+            resolved = command.resolved(values)
+            commands.append(DemoCommand(step.ref, resolved.argv[1:], resolved.stdin))
+    return commands
+
+
+@dataclass(frozen=True)
+class LastWrite:
+    """One object as the last apply step that writes it in a plan leaves it."""
+
+    identity: str  # apiVersion/Kind namespace/name
+    ref: str
+    namespace: str | None
+    document: dict
+    earlier: tuple[str, ...]  # the earlier steps that apply the same object
+
+
+def last_writes(rendered: list[Rendered]) -> list[LastWrite]:
+    """Each object of the plan once, with the document of the last step that applies it.
+
+    Later stages may rewrite an object an earlier stage made (stage 5 rewrites stage 4's
+    VirtualService); after a run, only the last writer's document can match the server.
+    """
+    latest: dict[str, LastWrite] = {}
+    for item in rendered:
+        for document in yaml.safe_load_all(item.body):
+            if not isinstance(document, dict):
+                continue
+            meta = document.get("metadata") or {}
+            namespace = meta.get("namespace") or item.namespace
+            identity = f"{document.get('apiVersion')}/{document.get('kind')} {namespace or '-'}/{meta.get('name')}"
+            before = latest.get(identity)
+            earlier = (*before.earlier, before.ref) if before else ()
+            latest[identity] = LastWrite(identity, item.ref, item.namespace, document, earlier)
+    return list(latest.values())
+
+
+def kubectl_diff(cluster, item: Rendered | LastWrite, context: str | None = None) -> str:  # noqa: ANN001
+    """``kubectl diff`` of a rendered manifest or one object: '' when the server already holds exactly that."""
+    args = ["diff"] + (["-n", item.namespace] if item.namespace else []) + ["-f", "-"]
+    body = item.body if isinstance(item, Rendered) else json.dumps(item.document)
+    result = cluster.kubectl(*args, stdin=body, context=context, check=False)
+    if result.returncode == 0:
+        return ""
+    if result.returncode == 1:
+        return result.stdout
+    raise AssertionError(f"kubectl diff for {item.ref} failed ({result.returncode}): {result.stderr}")
+
+
+def generations(cluster, namespace: str, context: str | None = None) -> dict[str, int]:  # noqa: ANN001
+    """metadata.generation of every Deployment and Service in ``namespace`` (spec changes bump it)."""
+    result = cluster.kubectl("get", "deployments,services", "-n", namespace, "-o",
+                             "jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.generation}{'\\n'}{end}",
+                             context=context)
+    pairs = [line.split("=", 1) for line in result.stdout.splitlines() if line]
+    return {name: int(value or 0) for name, value in pairs}
+
+
+def exists(cluster, *args: str, context: str | None = None) -> bool:  # noqa: ANN001
+    return cluster.kubectl("get", *args, context=context, check=False).returncode == 0
+
+
+def environment_note(cluster) -> str:  # noqa: ANN001
+    parts = [f"server {cluster.server}", f"binaries {cluster.bin}"]
+    if not cluster.nodes:
+        parts.append("no simulated node: " + ", ".join(f"{k} ({v})" for k, v in cluster.missing.items()))
+    return "; ".join(parts)
