@@ -15,47 +15,14 @@ matches a reference to any namespace, and two candidates for one reference are a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-from .mermaid import label, node_id
+from .mermaid import label
+from .objects import Obj, latest_objects, pod_labels
+from .objects import same_namespace as _same_namespace
 
 GATEWAY_TEMPLATE_ANNOTATION = "inject.istio.io/templates"
 CLUSTER_SUFFIX = ".svc.cluster.local"
-
-
-@dataclass(frozen=True)
-class Obj:
-    kind: str
-    name: str
-    namespace: str | None  # None: applied into the step's namespace, unknown here
-    doc: dict
-
-    @property
-    def where(self) -> str:
-        return f"{self.kind} {self.name}" + (f" (namespace {self.namespace})" if self.namespace else "")
-
-    @property
-    def id(self) -> str:
-        return node_id(self.kind.lower(), f"{self.namespace or ''}_{self.name}")
-
-
-def _objects(docs: Iterable[dict], kind: str, api_prefix: str) -> list[Obj]:
-    found = []
-    for doc in docs:
-        if doc.get("kind") != kind or not str(doc.get("apiVersion", "")).startswith(api_prefix):
-            continue
-        meta = doc.get("metadata") or {}
-        name = meta.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{kind}: metadata.name is required")
-        namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
-        found.append(Obj(kind, name, namespace or None, doc))
-    return found
-
-
-def _same_namespace(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
 
 
 def _pick(candidates: list[Obj], owner: str, field_path: str, wanted: str) -> Obj:
@@ -67,11 +34,6 @@ def _pick(candidates: list[Obj], owner: str, field_path: str, wanted: str) -> Ob
                          "give those documents metadata.namespace")
     return candidates[0]
 
-
-def _pod_labels(deployment: Obj) -> dict[str, str]:
-    template = (deployment.doc.get("spec") or {}).get("template") or {}
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _is_gateway(deployment: Obj) -> bool:
@@ -86,12 +48,12 @@ def _subset(selector: Mapping, labels: Mapping[str, str]) -> bool:
 
 class _Graph:
     def __init__(self, docs: list[dict]):
-        self.routes = _objects(docs, "Route", "route.openshift.io/")
-        self.services = _objects(docs, "Service", "v1")
-        self.deployments = _objects(docs, "Deployment", "apps/")
-        self.gateways = _objects(docs, "Gateway", "networking.istio.io/")
-        self.virtual_services = _objects(docs, "VirtualService", "networking.istio.io/")
-        self.peer_authentications = _objects(docs, "PeerAuthentication", "security.istio.io/")
+        self.routes = latest_objects(docs, "Route", "route.openshift.io/")
+        self.services = latest_objects(docs, "Service", "v1")
+        self.deployments = latest_objects(docs, "Deployment", "apps/")
+        self.gateways = latest_objects(docs, "Gateway", "networking.istio.io/")
+        self.virtual_services = latest_objects(docs, "VirtualService", "networking.istio.io/")
+        self.peer_authentications = latest_objects(docs, "PeerAuthentication", "security.istio.io/")
         self.root_namespaces = {
             ((d.get("spec") or {}).get("namespace") or "istio-system")
             for d in docs
@@ -126,7 +88,7 @@ class _Graph:
             raise ValueError(f"{service.where}: spec.selector is empty, so no pods receive its traffic; "
                              "give it the labels of the pods it fronts")
         chosen = [d for d in self.deployments
-                  if _same_namespace(d.namespace, service.namespace) and _subset(selector, _pod_labels(d))]
+                  if _same_namespace(d.namespace, service.namespace) and _subset(selector, pod_labels(d))]
         if not chosen:
             pairs = ", ".join(f"{k}={v}" for k, v in selector.items())
             raise ValueError(f"{service.where}: spec.selector ({pairs}) matches no Deployment's pod template")
@@ -134,7 +96,7 @@ class _Graph:
 
     def strict_for(self, deployment: Obj) -> bool:
         """Whether a STRICT PeerAuthentication covers the deployment's pods (namespace or mesh root)."""
-        labels = _pod_labels(deployment)
+        labels = pod_labels(deployment)
         for pa in self.peer_authentications:
             spec = pa.doc.get("spec") or {}
             if (spec.get("mtls") or {}).get("mode") != "STRICT":
@@ -192,7 +154,7 @@ class _Graph:
                          "(by name, or by number)")
 
     def through_gateway(self, deployment: Obj, host: str | None, route: Obj) -> None:
-        labels = _pod_labels(deployment)
+        labels = pod_labels(deployment)
         gateways = [g for g in self.gateways if _subset((g.doc.get("spec") or {}).get("selector") or {}, labels)]
         if not gateways:
             raise ValueError(f"{deployment.where}: it is a gateway (annotation {GATEWAY_TEMPLATE_ANNOTATION}: gateway) "

@@ -15,10 +15,11 @@ no pod, two DestinationRules for one host, a rule whose weights add up to zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from .mermaid import label, node_id
+from .objects import Obj, latest_objects, pod_labels
+from .objects import same_namespace as _same_namespace
 
 CLUSTER_SUFFIX = ".svc.cluster.local"
 NETWORKING = "networking.istio.io/"
@@ -27,40 +28,6 @@ NETWORKING = "networking.istio.io/"
 _STRING_FIELDS = {"uri": "URI", "scheme": "スキーム", "method": "メソッド", "authority": "authority"}
 _MAP_FIELDS = {"headers": "ヘッダー", "queryParams": "クエリー", "withoutHeaders": "ヘッダー"}
 _OTHER_FIELDS = {"name", "port", "sourceLabels", "gateways", "ignoreUriCase", "sourceNamespace", "statPrefix"}
-
-
-@dataclass(frozen=True)
-class Obj:
-    kind: str
-    name: str
-    namespace: str | None
-    doc: dict
-
-    @property
-    def where(self) -> str:
-        return f"{self.kind} {self.name}" + (f" (namespace {self.namespace})" if self.namespace else "")
-
-    @property
-    def spec(self) -> dict:
-        spec = self.doc.get("spec")
-        return spec if isinstance(spec, dict) else {}
-
-
-def latest_objects(docs: Iterable[dict], kind: str, api_prefix: str) -> list[Obj]:
-    """The objects of ``kind``, one per (namespace, name): the last document applied wins."""
-    found: dict[tuple[str | None, str], Obj] = {}
-    for doc in docs:
-        if doc.get("kind") != kind or not str(doc.get("apiVersion", "")).startswith(api_prefix):
-            continue
-        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-        name = meta.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{kind}: metadata.name is required")
-        namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
-        key = (namespace or None, name)
-        found.pop(key, None)  # keep the order of the last application
-        found[key] = Obj(kind, name, namespace or None, doc)
-    return list(found.values())
 
 
 def service_of_host(host: str, default_namespace: str | None, owner: str, field_path: str) -> tuple[str, str | None]:
@@ -76,14 +43,6 @@ def service_of_host(host: str, default_namespace: str | None, owner: str, field_
                      "write name.namespace.svc.cluster.local")
 
 
-def _same_namespace(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
-
-
-def pod_labels(deployment: Obj) -> dict[str, str]:
-    template = deployment.spec.get("template") or {}
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _subset_of(selector: Mapping, labels: Mapping[str, str]) -> bool:

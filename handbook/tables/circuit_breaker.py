@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..diagrams.traffic_split import NETWORKING, Obj, latest_objects, service_of_host
+from ..diagrams.objects import Obj, latest_objects
+from ..diagrams.traffic_split import NETWORKING, service_of_host
 
 # field path under trafficPolicy -> meaning (Japanese, written for this handbook)
 MEANINGS: dict[str, str] = {
