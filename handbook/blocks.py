@@ -97,13 +97,16 @@ def dry_run_text(
     return "\n\n".join(chunks) + "\n"
 
 
-def reset_block(stages: list[Stage], platform: str, cli: str | None = None) -> Block:
+def reset_block(
+    stages: list[Stage], platform: str, cli: str | None = None, *, delete_namespaces: bool = False
+) -> Block:
     """The commands that remove what ``stages`` created, as one block (the clean-up page and reset --dry-run)."""
     from .execute import reset_commands
 
     cli = cli or DEFAULT_CLI[platform]
-    texts = [command_text(command.for_cli(cli)) for _, command in reset_commands(stages, platform)]
-    ref = "reset/" + "+".join(s.id for s in stages)
+    commands = reset_commands(stages, platform, delete_namespaces=delete_namespaces)
+    texts = [command_text(command.for_cli(cli)) for _, command in commands]
+    ref = "reset/" + "+".join(s.id for s in stages) + ("+namespaces" if delete_namespaces else "")
     return Block(ref=ref, kind="reset", text="\n".join(texts))
 
 

@@ -111,11 +111,15 @@ def reset_stages(lab: Lab, from_stage: Stage, keep: list[Stage] | None = None) -
     return [s for s in lab.stages if s.number >= from_stage.number and s.id not in kept]
 
 
-def reset_commands(stages: list[Stage], platform: str) -> list[tuple[str, Command]]:
+def reset_commands(
+    stages: list[Stage], platform: str, *, delete_namespaces: bool = False
+) -> list[tuple[str, Command]]:
     """What removes everything ``stages`` created, latest first.
 
     Demonstrations are left out: a catch-up run never makes them, and each demo cleans up after
-    itself within its stage.
+    itself within its stage. Namespaces (projects) are kept unless ``delete_namespaces``: the
+    lab cannot tell a namespace it created from one an instructor prepared, and a learner may
+    not be allowed to delete one.
     """
     commands: list[tuple[str, Command]] = []
     for stage in reversed(stages):
@@ -126,6 +130,8 @@ def reset_commands(stages: list[Stage], platform: str) -> list[tuple[str, Comman
                 commands.append((step.ref, step.delete_command()))
             elif isinstance(step, RunStep) and (undo := step.undo_command()):
                 commands.append((step.ref, undo))
+    if not delete_namespaces:
+        commands = [(ref, command) for ref, command in commands if not command.deletes_namespace]
     return commands
 
 

@@ -35,6 +35,14 @@ class Command:
     def uses_cluster_cli(self) -> bool:
         return bool(self.argv) and self.argv[0] in CLUSTER_CLIS
 
+    @property
+    def deletes_namespace(self) -> bool:
+        """``oc delete project X`` or ``kubectl delete namespace X``: the step would remove a whole namespace."""
+        words = [w for w in self.argv[1:] if not w.startswith("-")]
+        return self.uses_cluster_cli and words[:1] == ["delete"] and words[1:2] in (
+            ["project"], ["projects"], ["namespace"], ["namespaces"], ["ns"]
+        )
+
     def for_cli(self, cli: str) -> Command:
         if not self.uses_cluster_cli:
             return self

@@ -92,11 +92,13 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         return render_table(name, r.lab, r.stage) + "\n"
 
     @env.macro
-    def reset_block(from_stage: str = "stage-1", keep: tuple[str, ...] = ()) -> str:
-        """The clean-up commands; the same text as `apply.py reset [stage-N] [--keep ...] --dry-run`."""
+    def reset_block(from_stage: str = "stage-1", keep: tuple[str, ...] = (), delete_namespaces: bool = False) -> str:
+        """The clean-up commands; the same text as `apply.py reset [stage-N] [--keep ...] [--delete-namespaces]
+        --dry-run`."""
         lab = load_lab()
         stages = reset_stages(lab, lab.stage(from_stage), [lab.stage(k) for k in keep])
-        return block_markdown(blocks.reset_block(stages, DEFAULT_PLATFORM))
+        block = blocks.reset_block(stages, DEFAULT_PLATFORM, delete_namespaces=delete_namespaces)
+        return block_markdown(block)
 
     @env.macro
     def diagram(name: str) -> str:

@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
     p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     p.add_argument("--yes", action="store_true", help="reset without asking")
+    p.add_argument("--delete-namespaces", action="store_true",
+                   help="reset: also delete the namespaces (projects) the stages create; by default they stay")
     p.add_argument("--keep", action="append", default=[], metavar="STAGE",
                    help="reset: keep what this stage created (repeatable), e.g. --keep stage-2")
     p.add_argument("--users", help="instructors: run for many users at once, e.g. user1-user30 or alice,bob")
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         raise UsageError(f"unknown command {args.command!r}: expected list, stage-N, verify stage-N or reset")
 
     if args.command == "reset" and args.dry_run:
-        print(reset_block(plan, args.platform, args.cli).text, file=out)
+        print(reset_block(plan, args.platform, args.cli, delete_namespaces=args.delete_namespaces).text, file=out)
         return 0
     if args.dry_run:
         out.write(dry_run_text(lab, plan, args.platform, args.cli, values))
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         progress.note(f"{plan[0].id}: every check passed")
         return 0
     if args.command == "reset":
-        commands = reset_commands(plan, args.platform)
+        commands = reset_commands(plan, args.platform, delete_namespaces=args.delete_namespaces)
         if not args.yes:
             confirm_reset(commands, values)
         run_reset(session, commands, values, progress)

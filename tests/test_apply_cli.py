@@ -211,7 +211,7 @@ def test_reset_asks_first(fake_cli: FakeCli) -> None:
     refused = apply(fake_cli, "reset", stdin="")
     assert refused.returncode == 10 and "pass --yes" in refused.stderr
     assert mutating_calls(fake_cli) == []
-    done = apply(fake_cli, "reset", "--yes")
+    done = apply(fake_cli, "reset", "--yes", "--delete-namespaces")
     assert done.returncode == 0, done.stderr
     deletes = [(c["argv"], c["stdin"]) for c in fake_cli.calls() if "delete" in c["argv"]]
     assert [argv for argv, _ in deletes] == [
@@ -251,13 +251,16 @@ def test_list(fake_cli: FakeCli) -> None:
 
 
 def test_reset_dry_run_and_keep(fake_cli: FakeCli) -> None:
-    everything = apply(fake_cli, "reset", "--dry-run")
+    everything = apply(fake_cli, "reset", "--dry-run", "--delete-namespaces")
     assert everything.returncode == 0, everything.stderr
     lab = Lab.load(FIXTURE_LAB)
     from handbook.blocks import reset_block
 
-    assert everything.stdout == reset_block(list(lab.stages), "openshift").text + "\n"
+    assert everything.stdout == reset_block(list(lab.stages), "openshift", delete_namespaces=True).text + "\n"
     assert everything.stdout.rstrip().endswith("oc delete project ${APP_NS} --ignore-not-found")
-    kept = apply(fake_cli, "reset", "--keep", "stage-1", "--dry-run")
+    safe = apply(fake_cli, "reset", "--dry-run")
+    assert safe.stdout == everything.stdout.replace("\noc delete project ${APP_NS} --ignore-not-found", "")
+    assert "delete project" not in safe.stdout, "namespaces stay unless --delete-namespaces"
+    kept = apply(fake_cli, "reset", "--keep", "stage-1", "--dry-run", "--delete-namespaces")
     assert "delete project" not in kept.stdout
     assert fake_cli.calls() == []

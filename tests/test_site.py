@@ -162,3 +162,21 @@ def test_missing_manifest_file_fails_the_build(tmp_path: Path) -> None:
     result = build(small_project(tmp_path), tmp_path / "site", lab)
     assert result.returncode != 0
     assert "stage-1-demo/route.yaml does not exist" in result.stdout + result.stderr
+
+
+def test_cleanup_page_equals_reset_dry_run(site: Path) -> None:
+    shown = {ref: b for ref, b in page_blocks(built_page(site, "cleanup")).items() if ref.startswith("reset/")}
+    assert len(shown) >= 3, "the clean-up page shows its reset blocks"
+    lab = Lab.load()
+    for ref, block in shown.items():
+        names = ref.removeprefix("reset/").split("+")
+        delete_namespaces = names[-1] == "namespaces"
+        stages = [n for n in names if n != "namespaces"]
+        first = min(stages, key=lambda s: lab.stage(s).number)
+        kept = [s.id for s in lab.stages if s.number >= lab.stage(first).number and s.id not in stages]
+        args = ["reset", first, *[a for k in kept for a in ("--keep", k)], "--dry-run"]
+        if delete_namespaces:
+            args.append("--delete-namespaces")
+        result = run_apply(args, dict(os.environ))
+        assert result.returncode == 0, result.stderr
+        assert block["text"] == result.stdout.rstrip("\n"), f"{ref}: the page and `apply.py {' '.join(args)}` differ"

@@ -102,7 +102,7 @@ def test_reset_removes_what_the_lab_created(cluster, fixture_lab: Path) -> None:
     user, namespace = "e2e-reset", "e2e-reset-demo"
     assert run_apply(cluster, fixture_lab, "stage-2", "--user", user, *PLATFORM_ARGS).returncode == 0
     assert exists(cluster, "deployment/web", "-n", namespace)
-    done = run_apply(cluster, fixture_lab, "reset", "--yes", "--user", user, *PLATFORM_ARGS)
+    done = run_apply(cluster, fixture_lab, "reset", "--yes", "--delete-namespaces", "--user", user, *PLATFORM_ARGS)
     assert done.returncode == 0, done.stderr
     assert "undo stage-1/create-namespace: ok" in done.stdout
     assert not exists(cluster, "namespace", namespace)
@@ -113,8 +113,9 @@ def test_reset_twice_succeeds(cluster, fixture_lab: Path) -> None:
         pytest.skip("namespace deletion needs kube-controller-manager's namespace controller")
     user = "e2e-reset2"
     assert run_apply(cluster, fixture_lab, "stage-1", "--user", user, *PLATFORM_ARGS).returncode == 0
-    assert run_apply(cluster, fixture_lab, "reset", "--yes", "--user", user, *PLATFORM_ARGS).returncode == 0
-    again = run_apply(cluster, fixture_lab, "reset", "--yes", "--user", user, *PLATFORM_ARGS)
+    reset = ("reset", "--yes", "--delete-namespaces", "--user", user, *PLATFORM_ARGS)
+    assert run_apply(cluster, fixture_lab, *reset).returncode == 0
+    again = run_apply(cluster, fixture_lab, *reset)
     if again.returncode == 8 and 'namespaces "e2e-reset2-demo" not found' in again.stderr:
         pytest.xfail("known bug: a second reset exits 8: the undo `kubectl delete namespace ${APP_NS}` has no "
                      "--ignore-not-found (tests/fixtures/lab and manifests/stage-1-sockshop alike)")
@@ -298,8 +299,10 @@ def test_real_lab_reset_as_the_learner(cluster, real_lab: Path) -> None:
     # Put back what the reset removed or half-removed, for the tests after this one.
     restore = run_apply(cluster, real_lab, "stage-0", "--user", LEARNER, *PLATFORM_ARGS)
     assert restore.returncode == 0, restore.stderr
-    if done.returncode == 8 and 'User "lab-user" cannot delete resource "namespaces"' in done.stderr:
-        pytest.xfail("open: on plain Kubernetes a learner may not delete namespaces, and reset cannot yet tell "
-                     "a namespace stage 1 created from one the instructor made in stage 0, so it tries to delete "
-                     "it (stage-1/create-namespace's undo); see the issue note")
     assert done.returncode == 0, done.stderr
+    # The namespaces were the instructor's (stage 0): reset empties them but leaves them in place.
+    for namespace in (f"{LEARNER}-sockshop", f"{LEARNER}-istio-system"):
+        assert exists(cluster, "namespace", namespace), f"reset deleted {namespace}, which stage 0 made"
+        tenant = cluster.kubectl("get", "namespace", namespace, "-o", "jsonpath={.metadata.labels.tenant}").stdout
+        assert tenant == "", f"reset left stage 2's tenant label on {namespace}"
+    assert not cluster.kubectl("get", "deployments", "-n", f"{LEARNER}-sockshop", "-o", "name").stdout.strip()
