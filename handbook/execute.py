@@ -55,7 +55,8 @@ def apply_plan(
     for index, item in enumerate(planned, start=1):
         step = item.step
         progress.begin(index, len(planned), _label(step))
-        if isinstance(step, RunStep) and (unless := step.unless_command()):
+        unless = step.unless_command() if isinstance(step, RunStep) else None
+        if unless is not None:
             if session.run(unless.resolved(values), timeout=60).ok:
                 progress.end("skipped (already done)")
                 done.append(step.ref)
@@ -64,6 +65,11 @@ def apply_plan(
         assert command is not None
         resolved = command.resolved(values)
         result = session.run(resolved, timeout=_timeout(step))
+        if not result.ok and unless is not None and session.run(unless.resolved(values), timeout=60).ok:
+            # Another run (the same user twice at once) made it between our check and our command.
+            progress.end("ok (done by a concurrent run)")
+            done.append(step.ref)
+            continue
         if not result.ok:
             progress.end("FAILED")
             raise StepFailedError(_failure_report(step, session.prepare(resolved), result.stderr or result.stdout,

@@ -264,3 +264,14 @@ def test_reset_dry_run_and_keep(fake_cli: FakeCli) -> None:
     kept = apply(fake_cli, "reset", "--keep", "stage-1", "--dry-run", "--delete-namespaces")
     assert "delete project" not in kept.stdout
     assert fake_cli.calls() == []
+
+
+def test_a_create_that_loses_a_race_counts_as_done(fake_cli: FakeCli) -> None:
+    # The project does not exist when we look, another run creates it, our create fails, a second look finds it.
+    fake_cli.rules([WHOAMI, DOMAIN, API_RESOURCES,
+                    {"match": ["oc", "get", "project"], "times": 1, "exit": 1, "stderr": "NotFound"},
+                    {"match": ["oc", "new-project"], "exit": 1,
+                     "stderr": 'Error from server (AlreadyExists): project "user1-demo" already exists'}])
+    result = apply(fake_cli, "stage-1")
+    assert result.returncode == 0, result.stderr
+    assert "stage-1/create-project (run): ok (done by a concurrent run)" in result.stdout
