@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .mermaid import label
-from .objects import Obj, latest_objects, pod_labels
+from .objects import Obj, latest_objects, pod_labels, service_of_host
 from .objects import same_namespace as _same_namespace
 
 GATEWAY_TEMPLATE_ANNOTATION = "inject.istio.io/templates"
-CLUSTER_SUFFIX = ".svc.cluster.local"
 
 
 def _pick(candidates: list[Obj], owner: str, field_path: str, wanted: str) -> Obj:
@@ -206,7 +205,7 @@ class _Graph:
             host = destination.get("host")
             if not host:
                 raise ValueError(f"{vs.where}: {field_path} is required")
-            name, namespace = _service_of_host(str(host), vs.namespace)
+            name, namespace = service_of_host(str(host), vs.namespace, vs.where, field_path)
             service = self.service(name, namespace, vs.where, field_path)
             number = (destination.get("port") or {}).get("number")
             ports = (service.doc.get("spec") or {}).get("ports") or []
@@ -233,18 +232,6 @@ class _Graph:
 def _listener(server: Mapping) -> str:
     port = server.get("port") or {}
     return f"{port.get('protocol', '?')} :{port.get('number', '?')}"
-
-
-def _service_of_host(host: str, default_namespace: str | None) -> tuple[str, str | None]:
-    """``front-end``, ``front-end.ns``, ``front-end.ns.svc`` or ``front-end.ns.svc.cluster.local``."""
-    short = host[: -len(CLUSTER_SUFFIX)] if host.endswith(CLUSTER_SUFFIX) else host
-    short = short[: -len(".svc")] if short.endswith(".svc") else short
-    parts = short.split(".")
-    if len(parts) == 1:
-        return parts[0], default_namespace
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise ValueError(f"destination host {host!r} is not a Kubernetes Service name; this diagram follows Services only")
 
 
 def _host_matches(pattern: str, host: str) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from .mermaid import node_id
 
+CLUSTER_SUFFIX = ".svc.cluster.local"
+
 
 @dataclass(frozen=True)
 class Obj:
@@ -57,3 +59,16 @@ def pod_labels(deployment: Obj) -> dict[str, str]:
     template = deployment.spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     return {str(k): str(v) for k, v in labels.items()}
+
+
+def service_of_host(host: str, default_namespace: str | None, owner: str, field_path: str) -> tuple[str, str | None]:
+    """``name``, ``name.ns``, ``name.ns.svc`` or ``name.ns.svc.cluster.local`` as (name, namespace)."""
+    short = host[: -len(CLUSTER_SUFFIX)] if host.endswith(CLUSTER_SUFFIX) else host
+    short = short[: -len(".svc")] if short.endswith(".svc") else short
+    parts = short.split(".")
+    if len(parts) == 1:
+        return parts[0], default_namespace
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise ValueError(f"{owner}: {field_path} is {host!r}, which is not a Kubernetes Service name; "
+                     "write name.namespace.svc.cluster.local")

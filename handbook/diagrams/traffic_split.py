@@ -18,29 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .mermaid import label, node_id
-from .objects import Obj, latest_objects, pod_labels
+from .objects import Obj, latest_objects, pod_labels, service_of_host
 from .objects import same_namespace as _same_namespace
 
-CLUSTER_SUFFIX = ".svc.cluster.local"
 NETWORKING = "networking.istio.io/"
 
 # HTTPMatchRequest fields this diagram can put into words, and how.
 _STRING_FIELDS = {"uri": "URI", "scheme": "スキーム", "method": "メソッド", "authority": "authority"}
 _MAP_FIELDS = {"headers": "ヘッダー", "queryParams": "クエリー", "withoutHeaders": "ヘッダー"}
 _OTHER_FIELDS = {"name", "port", "sourceLabels", "gateways", "ignoreUriCase", "sourceNamespace", "statPrefix"}
-
-
-def service_of_host(host: str, default_namespace: str | None, owner: str, field_path: str) -> tuple[str, str | None]:
-    """``name``, ``name.ns``, ``name.ns.svc`` or ``name.ns.svc.cluster.local`` as (name, namespace)."""
-    short = host[: -len(CLUSTER_SUFFIX)] if host.endswith(CLUSTER_SUFFIX) else host
-    short = short[: -len(".svc")] if short.endswith(".svc") else short
-    parts = short.split(".")
-    if len(parts) == 1:
-        return parts[0], default_namespace
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise ValueError(f"{owner}: {field_path} is {host!r}, which is not a Kubernetes Service name; "
-                     "write name.namespace.svc.cluster.local")
 
 
 

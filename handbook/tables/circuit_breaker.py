@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..diagrams.objects import Obj, latest_objects
-from ..diagrams.traffic_split import NETWORKING, service_of_host
+from ..diagrams.objects import Obj, latest_objects, service_of_host
+from ..diagrams.traffic_split import NETWORKING
 
 # field path under trafficPolicy -> meaning (Japanese, written for this handbook)
 MEANINGS: dict[str, str] = {
