@@ -13,6 +13,8 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -216,3 +218,22 @@ def environment_note(cluster) -> str:  # noqa: ANN001
     if not cluster.nodes:
         parts.append("no simulated node: " + ", ".join(f"{k} ({v})" for k, v in cluster.missing.items()))
     return "; ".join(parts)
+
+
+def running_cluster(directory: Path, label: str) -> Iterator:  # noqa: ANN001
+    """A started local control plane for one test module (use with ``yield from``); stopped afterwards, with
+    every process gone, even when a test fails. Pytest fails the module if the cluster does not start."""
+    import pytest
+
+    report = local_cluster.build()
+    print(report.summary())
+    started = time.monotonic()
+    cluster = local_cluster.LocalCluster(directory=directory, bin=report.directory, missing=dict(report.failed))
+    try:
+        cluster.start(nodes=True, tie_to_parent=True)
+    except local_cluster.ClusterError as exc:
+        pytest.fail(f"the local cluster did not start: {exc}")
+    print(f"{label} up in {time.monotonic() - started:.1f}s: {environment_note(cluster)}")
+    yield cluster
+    cluster.stop(remove=False)
+    assert cluster.running() == [], "every process of the local cluster must be gone after stop()"

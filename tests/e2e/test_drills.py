@@ -24,7 +24,6 @@ from cluster_harness import (
     FIXTURE_LAB,
     PLATFORM_ARGS,
     REPO,
-    environment_note,
     exists,
     kubectl_diff,
     lab_for_cluster,
@@ -32,6 +31,7 @@ from cluster_harness import (
     local_cluster,
     rendered_applies,
     run_apply,
+    running_cluster,
 )
 
 from handbook.blocks import split_dry_run
@@ -44,18 +44,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     """A control plane of its own for the drills (one of them kills and restarts its API server)."""
-    report = local_cluster.build()
-    print(report.summary())
-    directory = tmp_path_factory.mktemp("drill-cluster")
-    cluster = local_cluster.LocalCluster(directory=directory, bin=report.directory, missing=dict(report.failed))
-    try:
-        cluster.start(nodes=True, tie_to_parent=True)
-    except local_cluster.ClusterError as exc:
-        pytest.fail(f"the local cluster did not start: {exc}")
-    print(f"drill cluster: {environment_note(cluster)}")
-    yield cluster
-    cluster.stop(remove=False)
-    assert cluster.running() == [], "every process of the local cluster must be gone after stop()"
+    yield from running_cluster(tmp_path_factory.mktemp("drill-cluster"), "drill cluster")
 
 
 @pytest.fixture(scope="module")

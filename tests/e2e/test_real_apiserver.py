@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from cluster_harness import (
     local_cluster,
     rendered_applies,
     run_apply,
+    running_cluster,
 )
 
 pytestmark = pytest.mark.e2e
@@ -35,19 +35,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     """One control plane for this module; stopped (process groups, no orphans) even when a test fails."""
-    report = local_cluster.build()
-    print(report.summary())
-    directory = tmp_path_factory.mktemp("local-cluster")
-    started = time.monotonic()
-    cluster = local_cluster.LocalCluster(directory=directory, bin=report.directory, missing=dict(report.failed))
-    try:
-        cluster.start(nodes=True, tie_to_parent=True)
-    except local_cluster.ClusterError as exc:
-        pytest.fail(f"the local cluster did not start: {exc}")
-    print(f"local cluster up in {time.monotonic() - started:.1f}s: {environment_note(cluster)}")
-    yield cluster
-    cluster.stop(remove=False)
-    assert cluster.running() == [], "every process of the local cluster must be gone after stop()"
+    yield from running_cluster(tmp_path_factory.mktemp("local-cluster"), "local cluster")
 
 
 @pytest.fixture(scope="module")
