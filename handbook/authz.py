@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from .diagrams.mermaid import symbolic_values
 from .lab import Lab
 from .manifests import parse_document, split_documents
 from .paths import relative
@@ -352,7 +353,7 @@ def diagram(lab: Lab, stage: Stage, namespace_variable: str = "APP_NS") -> str:
     ``manifests/call-graph.yaml`` does not declare (other than the way in through a gateway) is drawn
     red and dashed, so a wrong policy shows.
     """
-    values = {name: "${" + name + "}" for name in lab.variables.variables}
+    values = symbolic_values(lab)
     namespace = values[namespace_variable]
     state = end_state(lab.stages_upto(stage.id), values, namespace)
     model = access_model(state.objects, state.workloads, namespace)

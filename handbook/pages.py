@@ -8,6 +8,7 @@ Each page names its stage in front matter (``stage: stage-1``) and calls
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from .blocks import DEFAULT_PLATFORM, Block, catch_up_block, export_block, step_block
@@ -24,23 +25,11 @@ PATTERN_LABELS = {
 
 
 def _fence(text: str, *, language: str, title: str | None = None) -> str:
-    longest = max((len(run) for run in _backtick_runs(text)), default=0)
+    """A fenced block whose fence is longer than any run of backticks inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     attrs = f' title="{html.escape(title)}"' if title else ""
     return f"{ticks}{language}{attrs}\n{text}\n{ticks}"
-
-
-def _backtick_runs(text: str) -> list[str]:
-    runs, current = [], ""
-    for ch in text:
-        if ch == "`":
-            current += ch
-        elif current:
-            runs.append(current)
-            current = ""
-    if current:
-        runs.append(current)
-    return runs
 
 
 def block_markdown(block: Block, *, in_tab: bool = False) -> str:

@@ -393,12 +393,20 @@ class _SchemaFiles:
 # --------------------------------------------------------------------------- wording
 
 
-def _schema_file_for(data: Any) -> Path | None:
+def _api_version_and_kind(data: Any) -> tuple[str, str] | None:
+    """``(apiVersion, kind)`` of a parsed document, or None when either is missing or not a string."""
     if not isinstance(data, dict):
         return None
     api_version, kind = data.get("apiVersion"), data.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return None
+    return api_version, kind
+
+
+def _schema_file_for(data: Any) -> Path | None:
+    if (found := _api_version_and_kind(data)) is None:
+        return None
+    api_version, kind = found
     k8s_version = schemas.kubernetes_version()
     for candidate in schemas.candidate_files(api_version, kind, k8s_version):
         if candidate.is_file():
@@ -494,12 +502,8 @@ def _defaulted(data: dict[str, Any], schema_file: Path, files: _SchemaFiles) -> 
 
 def _unvalidated(data: Any) -> str | None:
     """The reason when ``data`` is of a kind in schemas.UNVALIDATED, else None."""
-    if not isinstance(data, dict):
-        return None
-    api_version, kind = data.get("apiVersion"), data.get("kind")
-    if not isinstance(api_version, str) or not isinstance(kind, str):
-        return None
-    return schemas.UNVALIDATED.get((api_version, kind))
+    found = _api_version_and_kind(data)
+    return None if found is None else schemas.UNVALIDATED.get(found)
 
 
 def _notice(document: RenderedDocument, data: dict[str, Any], reason: str) -> NotValidated:
