@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yaml_load
 from .errors import DefinitionError, UsageError
 from .manifests import Document, parse_document, split_documents, text_problems
 from .paths import MANIFESTS_DIR, relative
@@ -149,7 +150,7 @@ def _load_call_graph(path: Path, problems: list[str]) -> list[CallEdge]:
         return []
     where = relative(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_load.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         problems.append(f"{where}: not valid YAML: {exc}")
         return []

@@ -1,4 +1,4 @@
-"""Validating every manifest of the lab with kubeconform, rendered with two different sets of values."""
+"""Validating every manifest of the lab, rendered with two different sets of values, through a Validator."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from .errors import InvalidManifestError
 from .lab import Lab
+from .schemas import SchemaSetupError
 from .stages import Stage
+from .validation import RenderedDocument, ValidationReport, Validator, from_environment, validate_cached
 from .variables import substitute
 
 # A second reader, so that a manifest that only works for the defaults is caught.
@@ -20,41 +22,30 @@ def value_sets(lab: Lab) -> dict[str, Mapping[str, str]]:
     }
 
 
-def rendered_documents(lab: Lab, stages: list[Stage], sets: Mapping[str, Mapping[str, str]]) -> list:
+def rendered_documents(lab: Lab, stages: list[Stage], sets: Mapping[str, Mapping[str, str]]) -> list[RenderedDocument]:
     """RenderedDocuments for every document of ``stages`` under every value set."""
-    from .validation import RenderedDocument
-
-    rendered = []
-    for label, values in sets.items():
-        for document in lab.documents(stages):
-            rendered.append(
-                RenderedDocument(
-                    source=document.source,
-                    index=document.index,
-                    text=substitute(document.text, values),
-                    label=label,
-                )
-            )
-    return rendered
+    documents = lab.documents(stages)
+    return [RenderedDocument(source=d.source, index=d.index, text=substitute(d.text, values), label=label)
+            for label, values in sets.items() for d in documents]
 
 
-def validate_manifests(lab: Lab, stages: list[Stage] | None = None, *, engine: str = "auto",
-                       sets: Mapping[str, Mapping[str, str]] | None = None):  # noqa: ANN201
-    """What kubeconform (or the Python fallback) finds: a ValidationReport with problems and notices.
+def validate_manifests(lab: Lab, stages: list[Stage] | None = None, *, validator: Validator | None = None,
+                       sets: Mapping[str, Mapping[str, str]] | None = None) -> ValidationReport:
+    """What the validator finds (problems and notices), served from the content cache when nothing changed.
 
-    Raises InvalidManifestError when the schemas or kubeconform are not set up (run `make setup`).
+    ``validator`` defaults to ``handbook.validation.from_environment()`` (kubeconform, with the
+    extra CRDs of HANDBOOK_CRDS). Raises InvalidManifestError when it cannot run (run `make setup`).
     """
-    from .schemas import SchemaSetupError
-    from .validation import validate_report
-
     chosen = list(lab.stages) if stages is None else stages
+    chosen_sets = sets or value_sets(lab)
     try:
-        return validate_report(rendered_documents(lab, chosen, sets or value_sets(lab)), engine=engine)
+        validator = validator or from_environment()
+        return validate_cached(validator, rendered_documents(lab, chosen, chosen_sets), chosen_sets)
     except SchemaSetupError as exc:
         raise InvalidManifestError([f"cannot validate the manifests: {exc}"]) from exc
 
 
-def notice_lines(report) -> list[str]:  # noqa: ANN001 - a ValidationReport
+def notice_lines(report: ValidationReport) -> list[str]:
     """One line per document that could not be validated (the value sets collapse into one line)."""
     seen: dict[tuple[str, int], str] = {}
     for notice in report.notices:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from . import yaml_load
 from .errors import DefinitionError, UsageError
 from .manifests import Document, split_documents
 from .paths import relative
@@ -124,7 +125,7 @@ def load_stage(folder: Path) -> Stage:
     path = folder / "stage.yaml"
     reader = _Reader(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_load.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise DefinitionError([f"{reader.where}: cannot read: {exc}"]) from exc
     if not isinstance(raw, dict):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yaml_load
 from .errors import DefinitionError, VariableError
 from .paths import relative
 
@@ -118,7 +119,7 @@ class VariableCatalog:
     def load(cls, path: Path) -> VariableCatalog:
         where = relative(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml_load.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise DefinitionError([f"{where}: cannot read: {exc}"]) from exc
         if not isinstance(raw, dict) or not isinstance(raw.get("variables"), dict):

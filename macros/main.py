@@ -24,19 +24,25 @@ from handbook.pages import PageRenderer, block_markdown
 from handbook.pages import variables_table as pages_variables_table
 from handbook.stage_map import render_stage_map, stage_pages
 from handbook.tables import render_table
-from handbook.validation import FallbackWarning
+from handbook.validation import FallbackWarning, Validator
+from handbook.validation.engine import RecordingWarning
 
 log = logging.getLogger("mkdocs.plugins.handbook")
 
 
-def validate_before_build() -> None:
-    """Every manifest, under both value sets, before any page renders; the build stops on a problem."""
+def validate_before_build(validator: Validator | None = None) -> None:
+    """Every manifest, under both value sets, before any page renders; the build stops on a problem.
+
+    ``validator`` defaults to the one HANDBOOK_VALIDATOR names (kubeconform, with the CRDs of
+    HANDBOOK_CRDS); an unchanged lab is served from the validation cache without running kubeconform.
+    """
     started = time.monotonic()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
+        warnings.simplefilter("always", RecordingWarning)
         try:
             lab = load_lab()
-            report = validate_manifests(lab)
+            report = validate_manifests(lab, validator=validator)
         except LabError as exc:
             raise PluginError(f"the lab definition or its manifests are invalid:\n{exc}") from exc
     for warning in caught:

@@ -47,6 +47,7 @@ from handbook.preflight import check_apis, check_cli_supports, check_login, disc
 from handbook.progress import Progress  # noqa: E402
 from handbook.shell import quote_word  # noqa: E402
 from handbook.steps import PLATFORMS  # noqa: E402
+from handbook.validation import ValidationSetupError, Validator, from_environment  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
                    help="reset: keep what this stage created (repeatable), e.g. --keep stage-2")
     p.add_argument("--users", help="instructors: run for many users at once, e.g. user1-user30 or alice,bob")
     p.add_argument("--parallel", type=int, default=4, help="with --users: how many users at a time (default 4)")
+    p.add_argument("--crds", action="append", default=[], type=Path, metavar="PATH",
+                   help="also validate against the CRDs in this file or folder (repeatable), e.g. ../shared/crds "
+                        "or the output of `oc get crd NAME -o yaml`; HANDBOOK_CRDS does the same")
     return p
 
 
@@ -86,6 +90,8 @@ def resume_command(args: argparse.Namespace, user: str | None = None) -> str:
         words += ["--user", user or args.user]
     for assignment in args.set:
         words += ["--set", assignment]
+    for crds in args.crds:
+        words += ["--crds", str(crds)]
     if args.platform != "openshift":
         words += ["--platform", args.platform]
     if args.cli:
@@ -95,11 +101,11 @@ def resume_command(args: argparse.Namespace, user: str | None = None) -> str:
     return " ".join(quote_word(w) for w in words)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, validator: Validator | None = None) -> int:
     args = parser().parse_args(argv)
     out = sys.stdout
     try:
-        return run(args, out)
+        return run(args, out, validator)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -108,7 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
+def chosen_validator(args: argparse.Namespace) -> Validator:
+    """The validator HANDBOOK_VALIDATOR names (kubeconform by default), with the CRDs of --crds and HANDBOOK_CRDS."""
+    for path in args.crds:
+        if not path.exists():
+            raise UsageError(f"--crds {path}: no such file or folder")
+    try:
+        return from_environment(crds=args.crds)
+    except ValidationSetupError as exc:
+        raise InvalidManifestError([f"cannot validate the manifests: {exc}"]) from exc
+
+
+def run(args: argparse.Namespace, out, validator: Validator | None = None) -> int:  # noqa: ANN001 - a text stream
+    """One command; ``validator`` replaces the one the environment names (a seam for callers and tests)."""
     lab = Lab.load()
     if args.command == "list":
         for stage in lab.stages:
@@ -121,7 +139,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         overrides["LAB_USER"] = args.user
     values = lab.variables.resolve(overrides)  # refuses bad values before anything else
     if args.users:
-        return run_for_users(lab, args, overrides, out)
+        return run_for_users(lab, args, overrides, out, validator or chosen_validator(args))
 
     if args.command == "verify":
         if not args.stage:
@@ -139,13 +157,14 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
     if args.command == "reset" and args.dry_run:
         print(reset_block(plan, args.platform, args.cli, delete_namespaces=args.delete_namespaces).text, file=out)
         return 0
+    # A dry run shows what a reader would paste: it refuses invalid manifests exactly as a real run does.
+    if args.command != "reset":
+        check_manifests(lab, plan, {"your values": values}, validator or chosen_validator(args))
     if args.dry_run:
         out.write(dry_run_text(lab, plan, args.platform, args.cli, values))
         return 0
 
     # Everything below may touch the cluster, so every check that needs no cluster comes first.
-    if args.command != "reset":
-        check_manifests(lab, plan, {"your values": values})
     cli = detect_cli(args.platform, args.cli)
     check_cli_supports(plan, args.platform, cli)
     session = Session(SubprocessRunner(), cli, args.context)
@@ -174,7 +193,8 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
     return 0
 
 
-def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str], out) -> int:  # noqa: ANN001
+def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str], out,  # noqa: ANN001
+                  validator: Validator) -> int:
     """`stage-N --users ...`: validate every user's values and manifests, check the cluster once, then run."""
     if args.user or "LAB_USER" in overrides:
         raise UsageError("--users and --user/--set LAB_USER=... exclude each other")
@@ -185,11 +205,11 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     users = parse_users(args.users)
     per_user = {u: lab.variables.resolve({**overrides, "LAB_USER": u}) for u in users}  # bad names stop here
     plan = lab.plan(args.command, only=args.only)
+    check_manifests(lab, plan, {f"user {u}": v for u, v in per_user.items()}, validator)
     if args.dry_run:
         for user, values in per_user.items():
             out.write(f"# ######## {user}\n" + dry_run_text(lab, plan, args.platform, args.cli, values) + "\n")
         return 0
-    check_manifests(lab, plan, {f"user {u}": v for u, v in per_user.items()})
     cli = detect_cli(args.platform, args.cli)
     check_cli_supports(plan, args.platform, cli)
     runner = SubprocessRunner()
@@ -215,9 +235,9 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     return 0 if all(o.ok for o in outcomes) else StepFailedError.exit_code
 
 
-def check_manifests(lab: Lab, plan: list, sets: dict) -> None:
-    """Validate the plan's manifests with the values that will be used; refuse on any problem."""
-    report = validate_manifests(lab, plan, sets=sets)
+def check_manifests(lab: Lab, plan: list, sets: dict, validator: Validator) -> None:
+    """Validate the plan's manifests with the values that will be used; refuse on any problem (exit 3)."""
+    report = validate_manifests(lab, plan, sets=sets, validator=validator)
     for line in notice_lines(report):
         print(f"note: {line}", file=sys.stderr)
     if report.problems:

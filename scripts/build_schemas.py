@@ -6,9 +6,10 @@ Reads tools/versions.env and, from there:
   - GO_MODULE_*: CRDs inside those Go modules (istio.io/api, operator-framework/api,
     prometheus-operator, gateway-api, openshift/api), fetched with `go mod download`.
 Nothing else is used: the kinds whose CRD modules the module proxy refuses (Sail
-operator, Kiali) have no schema and are listed in UNVALIDATED in handbook/schemas.py.
-The logic is in handbook/schemas.py. Does nothing when the stamp matches versions.env,
-unless --force is given.
+operator, Kiali) have no schema and are listed in UNVALIDATED in handbook/schemas.py
+(`--crds DIR` on validate.py and apply.py adds them at validation time).
+The logic is in handbook/schema_build.py. Does nothing when the stamp (a hash of the pinned
+values, not of any file) is current, unless --force is given.
 
 Usage: .venv/bin/python scripts/build_schemas.py [--force] [--recheck-refused]
 """
@@ -18,7 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from handbook.schemas import REFUSED_MODULES, UNVALIDATED, SchemaSetupError, build, recheck_refused
+from handbook.schema_build import REFUSED_MODULES, build, recheck_refused
+from handbook.schemas import UNVALIDATED, SchemaSetupError
 
 
 def _recheck() -> int:
@@ -32,8 +34,8 @@ def _recheck() -> int:
             print(f"SERVED NOW:    {module}")
     if served:
         print(f"build_schemas: {', '.join(served)} can be pinned now: add it to tools/versions.env and "
-              "CRD_FILES, and remove it from REFUSED_MODULES and its kinds from UNVALIDATED "
-              "in handbook/schemas.py", file=sys.stderr)
+              "CRD_FILES, and remove it from REFUSED_MODULES (handbook/schema_build.py) and its kinds from "
+              "UNVALIDATED (handbook/schemas.py)", file=sys.stderr)
         return 1
     print(f"all {len(REFUSED_MODULES)} modules are still refused; {len(UNVALIDATED)} kinds stay unvalidated")
     return 0

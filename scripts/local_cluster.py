@@ -643,15 +643,15 @@ def pinned_crd_files() -> list[tuple[str, Path]]:
     """(origin, file) for every CRD file that handbook/schemas.py validates against, from the Go module cache.
 
     The same modules, versions and globs as the schema build (tools/versions.env GO_MODULE_* lines and
-    handbook.schemas.CRD_FILES); `go mod download` fetches a module only if the cache lacks it.
+    handbook.schema_build.CRD_FILES); `go mod download` fetches a module only if the cache lacks it.
     """
     sys.path.insert(0, str(REPO))
-    from handbook import schemas  # needs PyYAML: run with the project's .venv
+    from handbook import schema_build, schemas  # needs PyYAML: run with the project's .venv
 
     files: list[tuple[str, Path]] = []
     for key, (module, version) in schemas.go_modules(schemas.read_versions()).items():
-        root = schemas.go_mod_download(module, version)
-        for pattern in schemas.CRD_FILES[key]:
+        root = schema_build.go_mod_download(module, version)
+        for pattern in schema_build.CRD_FILES[key]:
             matched = sorted(root.glob(pattern))
             if not matched:
                 raise ClusterError(f"{module}@{version}: no file matches {pattern}")

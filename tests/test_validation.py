@@ -13,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from handbook import schemas, validation
+from handbook import crd_schema, schema_build, schemas, validation
 from handbook.validation import (
     NotValidated,
     RenderedDocument,
     ValidationError,
     ValidationProblem,
     check,
+    kubeconform,
     validate,
     validate_report,
 )
+from handbook.validation.defaults import apply_crd_defaults, defaulted
 
 BROKEN = Path(__file__).parent / "broken"
 ENGINES = ["kubeconform", "python"]
@@ -612,7 +614,7 @@ def test_check_raises_with_every_problem() -> None:
 
 
 def test_auto_falls_back_to_python_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validation, "kubeconform_path", lambda: None)
+    monkeypatch.setattr(kubeconform, "kubeconform_path", lambda: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         problems = validate([fixture("deployment-without-selector.yaml")], engine="auto")
@@ -626,7 +628,7 @@ def test_auto_falls_back_to_python_loudly(monkeypatch: pytest.MonkeyPatch) -> No
 def test_broken_kubeconform_is_a_setup_error(monkeypatch: pytest.MonkeyPatch) -> None:
     false = shutil.which("false")
     assert false is not None
-    monkeypatch.setattr(validation, "kubeconform_path", lambda: false)
+    monkeypatch.setattr(kubeconform, "kubeconform_path", lambda: false)
     with pytest.raises(validation.ValidationSetupError, match="make setup"):
         validate([fixture("deployment-without-selector.yaml")], engine="kubeconform")
 
@@ -665,8 +667,8 @@ def test_crd_conversion_closes_objects_but_not_open_parts() -> None:
             },
         },
     }
-    meta = {schemas.OBJECT_META_DEF: {"type": "object", "properties": {"name": {"type": "string"}}}}
-    result = schemas.crd_to_json_schema(openapi, group="g.io", version="v1", kind="K",
+    meta = {crd_schema.OBJECT_META_DEF: {"type": "object", "properties": {"name": {"type": "string"}}}}
+    result = crd_schema.crd_to_json_schema(openapi, group="g.io", version="v1", kind="K",
                                         object_meta=meta, origin="test")
     spec = result["properties"]["spec"]
     assert result["additionalProperties"] is False and spec["additionalProperties"] is False
@@ -677,7 +679,7 @@ def test_crd_conversion_closes_objects_but_not_open_parts() -> None:
     assert spec["properties"]["maybe"]["enum"] == ["x", None]
     assert spec["properties"]["default"]["default"] == {"properties": {"not": "a schema"}}
     assert result["properties"]["apiVersion"]["enum"] == ["g.io/v1"]
-    assert result["properties"]["metadata"] == {"$ref": f"#/definitions/{schemas.OBJECT_META_DEF}"}
+    assert result["properties"]["metadata"] == {"$ref": f"#/definitions/{crd_schema.OBJECT_META_DEF}"}
     assert result["definitions"] == meta
 
 
@@ -695,21 +697,21 @@ def test_crd_defaults_are_applied_like_the_api_server() -> None:
     }}
     data: dict = {"spec": {"weight": None, "maybe": None, "items": [{"name": "a"}, {"kind": "Pod"}],
                            "labels": {"a": None, "b": "off"}}}
-    validation._apply_crd_defaults(data, schema)
+    apply_crd_defaults(data, schema)
     assert data == {"spec": {"mode": "None", "weight": 100, "maybe": None,
                              "items": [{"name": "a", "kind": "Service"}, {"kind": "Pod"}],
                              "labels": {"a": "on", "b": "off"}}}
     empty: dict = {}
-    validation._apply_crd_defaults(empty, schema)
+    apply_crd_defaults(empty, schema)
     assert empty == {"spec": {"mode": "None", "weight": 100, "maybe": "x"}}
 
 
 def test_core_kinds_are_not_defaulted_from_their_schema() -> None:
-    files = validation._SchemaFiles()
+    schema_set = validation.SchemaSet()
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
-    core_file = validation._schema_file_for(service)
+    core_file = schema_set.file_for(("v1", "Service"))
     assert core_file is not None and "kubernetes" in core_file.parts
-    assert validation._defaulted(service, core_file, files) is service
+    assert defaulted(service, core_file, schema_set) is service
 
 
 def test_candidate_files_follow_kubeconform_naming() -> None:
@@ -750,7 +752,7 @@ def test_every_schema_comes_from_a_pinned_source() -> None:
     origins = {entry["origin"] for entry in index.values()}
     assert origins == pins | {core}
     files = {str(path.relative_to(schemas.SCHEMA_ROOT)) for path in schemas.SCHEMA_ROOT.rglob("*.json")}
-    assert files - {"index.json", "stamp.json"} == {entry["file"] for entry in index.values()}
+    assert files - {"index.json", "stamp.json", "object-meta.json"} == {entry["file"] for entry in index.values()}
     route = json.loads((schemas.SCHEMA_ROOT / index["route.openshift.io/v1/Route"]["file"]).read_text())
     assert route["x-handbook-origin"].endswith("route/v1/zz_generated.crd-manifests/routes.crd.yaml")
 
@@ -775,12 +777,12 @@ def test_unvalidated_table_is_exactly_the_refused_kinds() -> None:
     assert table == schemas.UNVALIDATED and table is not schemas.UNVALIDATED
     assert set(table) == set(REFUSED_KINDS)
     for key, module in REFUSED_KINDS.items():
-        assert module in schemas.REFUSED_MODULES
+        assert module in schema_build.REFUSED_MODULES
         assert module in table[key] and "refuses" in table[key], key
     # No refused module is pinned, and no unvalidated kind has a schema from a pinned source.
     pinned = {value.partition("@")[0] for key, value in schemas.read_versions().items()
               if key.startswith("GO_MODULE_")}
-    assert not pinned & set(schemas.REFUSED_MODULES)
+    assert not pinned & set(schema_build.REFUSED_MODULES)
     index = schemas.load_index()
     assert index["unvalidated"] == {f"{api}/{kind}": reason for (api, kind), reason in table.items()}
     for api_version, kind in table:
@@ -793,7 +795,7 @@ def test_build_refuses_to_skip_a_kind_that_has_a_schema(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(schemas.UNVALIDATED, ("route.openshift.io/v1", "Route"), "pretend it is refused")
     with pytest.raises(schemas.SchemaSetupError, match="route.openshift.io/v1/Route now have a schema"):
-        schemas.build(root=tmp_path / "schemas", force=True)
+        schema_build.build(root=tmp_path / "schemas", force=True)
     assert not (tmp_path / "schemas").exists() and not (tmp_path / "schemas.tmp").exists()
 
 
@@ -846,10 +848,10 @@ def test_other_kinds_without_schema_are_problems(engine: str, api_version: str, 
 
 def test_build_is_idempotent_and_stamped(tmp_path: Path) -> None:
     root = tmp_path / "schemas"
-    first = schemas.build(root=root)
+    first = schema_build.build(root=root)
     assert first.built and first.kubernetes_files > 150 and first.crd_files > 40
     assert json.loads((root / "stamp.json").read_text())["key"] == schemas.stamp_key()
-    second = schemas.build(root=root)
+    second = schema_build.build(root=root)
     assert not second.built and "nothing to do" in second.summary()
     (root / "stamp.json").write_text('{"key": "stale"}')
-    assert schemas.build(root=root).built
+    assert schema_build.build(root=root).built
