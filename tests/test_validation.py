@@ -1,7 +1,8 @@
 """Manifest validation through the real kubeconform and through the Python fallback.
 
 These tests need `make setup` (kubeconform in .tools/bin and .cache/schemas): when
-either is missing they fail and say so, they do not skip.
+either is missing they fail and say so, they do not skip. They are marked ``schemas``:
+`make check` (the fast tier, before the schemas exist) leaves them out, `make test` runs them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from handbook import crd_schema, schema_build, schemas, validation
+from handbook import schema_build, schemas, validation
+from handbook.lab import Lab
+from handbook.manifest_check import rendered_documents, value_sets
 from handbook.validation import (
     NotValidated,
     RenderedDocument,
@@ -24,7 +27,9 @@ from handbook.validation import (
     validate,
     validate_report,
 )
-from handbook.validation.defaults import apply_crd_defaults, defaulted
+from handbook.validation.defaults import defaulted
+
+pytestmark = pytest.mark.schemas
 
 BROKEN = Path(__file__).parent / "broken"
 ENGINES = ["kubeconform", "python"]
@@ -650,78 +655,12 @@ def test_kubeconform_command_is_offline() -> None:
 # --------------------------------------------------------------------------- schema generation
 
 
-def test_crd_conversion_closes_objects_but_not_open_parts() -> None:
-    openapi = {
-        "type": "object",
-        "properties": {
-            "spec": {
-                "type": "object",
-                "properties": {
-                    "port": {"x-kubernetes-int-or-string": True, "anyOf": None},
-                    "free": {"type": "object", "properties": {"a": {"type": "string"}},
-                             "x-kubernetes-preserve-unknown-fields": True},
-                    "maybe": {"type": "string", "nullable": True, "enum": ["x"]},
-                    "default": {"type": "object", "default": {"properties": {"not": "a schema"}}},
-                },
-                "anyOf": [{"properties": {"port": {"maxLength": 0}}}],
-            },
-        },
-    }
-    meta = {crd_schema.OBJECT_META_DEF: {"type": "object", "properties": {"name": {"type": "string"}}}}
-    result = crd_schema.crd_to_json_schema(openapi, group="g.io", version="v1", kind="K",
-                                        object_meta=meta, origin="test")
-    spec = result["properties"]["spec"]
-    assert result["additionalProperties"] is False and spec["additionalProperties"] is False
-    assert "additionalProperties" not in spec["properties"]["free"]
-    assert "additionalProperties" not in spec["anyOf"][0]
-    assert spec["properties"]["port"]["anyOf"] == [{"type": "integer"}, {"type": "string"}]
-    assert spec["properties"]["maybe"]["type"] == ["string", "null"]
-    assert spec["properties"]["maybe"]["enum"] == ["x", None]
-    assert spec["properties"]["default"]["default"] == {"properties": {"not": "a schema"}}
-    assert result["properties"]["apiVersion"]["enum"] == ["g.io/v1"]
-    assert result["properties"]["metadata"] == {"$ref": f"#/definitions/{crd_schema.OBJECT_META_DEF}"}
-    assert result["definitions"] == meta
-
-
-def test_crd_defaults_are_applied_like_the_api_server() -> None:
-    schema = {"type": "object", "properties": {
-        "spec": {"type": "object", "default": {}, "properties": {
-            "mode": {"type": "string", "default": "None"},
-            "weight": {"type": "integer", "default": 100},
-            "maybe": {"type": ["string", "null"], "nullable": True, "default": "x"},
-            "none": {"type": "string"},
-            "items": {"type": "array", "items": {"type": "object", "properties": {
-                "kind": {"type": "string", "default": "Service"}}}},
-            "labels": {"type": "object", "additionalProperties": {"type": "string", "default": "on"}},
-        }},
-    }}
-    data: dict = {"spec": {"weight": None, "maybe": None, "items": [{"name": "a"}, {"kind": "Pod"}],
-                           "labels": {"a": None, "b": "off"}}}
-    apply_crd_defaults(data, schema)
-    assert data == {"spec": {"mode": "None", "weight": 100, "maybe": None,
-                             "items": [{"name": "a", "kind": "Service"}, {"kind": "Pod"}],
-                             "labels": {"a": "on", "b": "off"}}}
-    empty: dict = {}
-    apply_crd_defaults(empty, schema)
-    assert empty == {"spec": {"mode": "None", "weight": 100, "maybe": "x"}}
-
-
 def test_core_kinds_are_not_defaulted_from_their_schema() -> None:
     schema_set = validation.SchemaSet()
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
     core_file = schema_set.file_for(("v1", "Service"))
     assert core_file is not None and "kubernetes" in core_file.parts
     assert defaulted(service, core_file, schema_set) is service
-
-
-def test_candidate_files_follow_kubeconform_naming() -> None:
-    root = Path("/r")
-    assert schemas.candidate_files("apps/v1", "Deployment", "1.33.0", root) == [
-        root / "crds/apps/deployment_v1.json", root / "kubernetes/v1.33.0/deployment-apps-v1.json"]
-    core = schemas.candidate_files("v1", "Service", "1.33.0", root)[1]
-    assert core == root / "kubernetes/v1.33.0/service-v1.json"
-    assert schemas.candidate_files("networking.istio.io/v1", "VirtualService", "1.33.0", root)[0] == (
-        root / "crds/networking.istio.io/virtualservice_v1.json")
 
 
 def test_index_lists_every_kind_the_lab_relies_on() -> None:
@@ -855,3 +794,19 @@ def test_build_is_idempotent_and_stamped(tmp_path: Path) -> None:
     assert not second.built and "nothing to do" in second.summary()
     (root / "stamp.json").write_text('{"key": "stale"}')
     assert schema_build.build(root=root).built
+
+
+# --------------------------------------------------------------------------- the lab itself
+
+
+def test_every_manifest_of_the_lab_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guarantee the site build gives, also when the fast tier replaces the validator (HANDBOOK_VALIDATOR)."""
+    monkeypatch.delenv("HANDBOOK_VALIDATOR", raising=False)
+    lab = Lab.load()
+    validator = validation.from_environment()  # kubeconform, with HANDBOOK_CRDS when it is set
+    assert isinstance(validator, validation.EngineValidator)
+    report = validator.validate_report(rendered_documents(lab, list(lab.stages), value_sets(lab)))
+    assert report.problems == [], "\n".join(str(p) for p in report.problems)
+    not_validated = {(n.api_version, n.kind) for n in report.notices}
+    assert not_validated <= set(schemas.UNVALIDATED)
+    assert not not_validated & validator.schema_set.extra_kinds

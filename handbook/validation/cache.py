@@ -33,24 +33,25 @@ def key(documents: Sequence[RenderedDocument], value_sets: Mapping[str, Mapping[
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def load(cache_key: str, folder: Path = CACHE_DIR) -> ValidationReport | None:
+def load(cache_key: str, folder: Path | None = None) -> ValidationReport | None:
     try:
-        raw = json.loads((folder / f"{cache_key}.json").read_text(encoding="utf-8"))
+        raw = json.loads(((folder or CACHE_DIR) / f"{cache_key}.json").read_text(encoding="utf-8"))
         return ValidationReport([], [NotValidated(**notice) for notice in raw["notices"]])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def store(cache_key: str, report: ValidationReport, folder: Path = CACHE_DIR) -> None:
+def store(cache_key: str, report: ValidationReport, folder: Path | None = None) -> None:
     if report.problems:
         return
+    folder = folder or CACHE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f"{cache_key}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps({"notices": [asdict(n) for n in report.notices]}), encoding="utf-8")
     os.replace(temporary, folder / f"{cache_key}.json")
 
 
-def cached(cache_key: str, compute: Callable[[], ValidationReport], folder: Path = CACHE_DIR) -> ValidationReport:
+def cached(cache_key: str, compute: Callable[[], ValidationReport], folder: Path | None = None) -> ValidationReport:
     """The stored report for ``cache_key``, else ``compute()`` (stored when it found no problem)."""
     report = load(cache_key, folder)
     if report is None:
