@@ -64,20 +64,25 @@ def digest(files: Sequence[Path], schema_root: Path = schemas.SCHEMA_ROOT) -> st
     return hasher.hexdigest()[:24]
 
 
+def _read_crds(path: Path) -> list[dict]:
+    try:
+        crds = list(iter_crds(path))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValidationSetupError(f"{path}: not a YAML or JSON file of CRDs: {' '.join(str(exc).split())}") from exc
+    if not crds:
+        raise ValidationSetupError(f"{path}: holds no CustomResourceDefinition (expected CRDs, or a List of "
+                                   "them as `oc get crd NAME -o yaml` prints)")
+    return crds
+
+
 def _convert(files: Sequence[Path], target: Path, schema_root: Path) -> list[list[str]]:
+    per_file = [(path, _read_crds(path)) for path in files]
     meta_file = schema_root / schemas.OBJECT_META_FILE
     if not meta_file.is_file():
         raise ValidationSetupError(f"{meta_file} is missing (it comes with the schema tree): {SETUP_HINT}")
     object_meta = json.loads(meta_file.read_text(encoding="utf-8"))
     kinds: dict[tuple[str, str], str] = {}
-    for path in files:
-        try:
-            crds = list(iter_crds(path))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ValidationSetupError(f"{path}: not a YAML or JSON file of CRDs: {exc}") from exc
-        if not crds:
-            raise ValidationSetupError(f"{path}: holds no CustomResourceDefinition (expected CRDs, or a List of "
-                                       "them as `oc get crd NAME -o yaml` prints)")
+    for path, crds in per_file:
         for crd in crds:
             try:
                 versions = list(crd_versions(crd))
