@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -167,17 +168,57 @@ def test_unknown_stage_and_command(fake_cli: FakeCli) -> None:
     assert fake_cli.calls() == []
 
 
-def test_invalid_manifest_changes_nothing(fake_cli: FakeCli, tmp_path: Path) -> None:
+def broken_lab(tmp_path: Path) -> Path:
+    """The fixture lab with web.yaml's Deployment missing its selector."""
     lab = tmp_path / "lab"
     shutil.copytree(FIXTURE_LAB, lab)
     web = lab / "stage-1-demo" / "web.yaml"
     web.write_text(web.read_text().replace("  selector:\n    matchLabels: {app: web}\n", ""), encoding="utf-8")
+    return lab
+
+
+def real_validation(env: dict[str, str]) -> dict[str, str]:
+    """The environment with the real validator, even when the fast tier replaced it (HANDBOOK_VALIDATOR)."""
+    return {key: value for key, value in env.items() if key != "HANDBOOK_VALIDATOR"}
+
+
+@pytest.mark.schemas
+def test_invalid_manifest_changes_nothing(fake_cli: FakeCli, tmp_path: Path) -> None:
     fake_cli.rules(HAPPY)
-    result = apply(fake_cli, "stage-1", lab=lab)
+    result = run_apply(["stage-1"], real_validation(fake_cli.env(lab=broken_lab(tmp_path))))
     assert result.returncode == 3
     assert "web.yaml" in result.stderr and "document 1 (Deployment web)" in result.stderr
     assert "selector" in result.stderr
     assert fake_cli.calls() == []
+
+
+@pytest.mark.schemas
+@pytest.mark.parametrize("extra", [[], ["--only"], ["--users", "ann,bob"]])
+def test_dry_run_refuses_an_invalid_manifest(fake_cli: FakeCli, tmp_path: Path, extra: list[str]) -> None:
+    """Defect 9: a dry run validates as a real run does, and prints nothing for a broken manifest."""
+    result = run_apply(["stage-1", "--dry-run", *extra], real_validation(fake_cli.env(lab=broken_lab(tmp_path))))
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == ""
+    assert "stage-1-demo/web.yaml: document 1 (Deployment web)" in result.stderr
+    assert "spec.selector: required field `selector` is missing" in result.stderr
+    assert fake_cli.calls() == []
+
+
+def test_dry_run_validates_the_plan_with_the_readers_values(fake_cli: FakeCli, tmp_path: Path) -> None:
+    """Through the validator seam (HANDBOOK_VALIDATOR=record:FILE): no schemas needed."""
+    log = tmp_path / "validated.jsonl"
+    env = dict(fake_cli.env(lab=FIXTURE_LAB), HANDBOOK_VALIDATOR=f"record:{log}")
+    result = run_apply(["stage-2", "--dry-run", "--user", "carol"], env)
+    assert result.returncode == 0, result.stderr
+    assert "the manifests are NOT validated (a test double)" in result.stderr
+    [entry] = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    lab = Lab.load(FIXTURE_LAB)
+    expected = [[d.source, d.index] for d in lab.documents(lab.plan("stage-2"))]
+    assert [[source, index] for source, index, _, _ in entry["documents"]] == expected
+    assert {label for _, _, label, _ in entry["documents"]} == {"your values"}
+    assert any("carol-demo" in text for *_, text in entry["documents"])
+    reset = run_apply(["reset", "--dry-run"], env)
+    assert reset.returncode == 0 and len(log.read_text(encoding="utf-8").splitlines()) == 1, "reset validates nothing"
 
 
 def test_dry_run_prints_the_pages_text_and_touches_nothing(fake_cli: FakeCli) -> None:
