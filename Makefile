@@ -9,6 +9,16 @@ TOOLS   := $(CURDIR)/.tools/bin
 PYTHON  ?= python3
 export PATH := $(TOOLS):$(PATH)
 
+# Extra CRD files for the validation: the Sail operator's and Kiali's CRDs, which no package registry
+# serves here and which are never copied into the project. In CI the folder `shared` sits beside the
+# clone; elsewhere set HANDBOOK_CRDS yourself (paths separated by ':'), or leave it unset: those kinds
+# are then reported as "not validated".
+SHARED_CRDS := $(abspath $(CURDIR)/../shared/crds)
+ifneq ($(wildcard $(SHARED_CRDS)/*.yaml),)
+HANDBOOK_CRDS ?= $(SHARED_CRDS)
+endif
+export HANDBOOK_CRDS
+
 .PHONY: setup serve build test lint validate schemas fetch-assets browser-setup cluster-bin e2e offline benchmark \
 	lock clean
 
