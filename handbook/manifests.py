@@ -65,7 +65,7 @@ def parse_document(document: Document, values: Mapping[str, str]) -> dict:
     """The document as a dict with values substituted. Raises ValueError naming file and document."""
     rendered = substitute(document.text, values)
     try:
-        data = yaml_load.safe_load(rendered)
+        data = yaml_load.safe_load_copy(rendered)
     except yaml.YAMLError as exc:
         raise ValueError(f"{document.source}, document {document.index + 1}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
