@@ -10,7 +10,11 @@ and the runner (``scripts/apply.py``) stay thin adapters over one model:
 - ``lab``        the whole lab: stages + variables + call graph, loaded and checked
 - ``shell``      a command as the text a reader pastes into bash
 - ``blocks``     the reader-visible blocks (pages and ``--dry-run`` share them)
-- ``validation`` kubeconform (and a Python fallback) over rendered manifests
+- ``validation`` kubeconform (and a Python fallback) over rendered manifests, cached by content
+- ``schemas``    the schema tree kubeconform reads (``schema_build`` writes it at setup time,
+                 ``crd_schema`` converts CRDs for both)
+- ``manifest_check`` the lab's manifests under two value sets, through a ``validation.Validator``
+- ``yaml_load``  libyaml-backed safe loading
 - ``execute``    running a plan against a cluster through a CLI
 - ``pages``      Markdown for the macros
 - ``diagrams``   Mermaid generated from the manifests

@@ -45,10 +45,13 @@ def store(cache_key: str, report: ValidationReport, folder: Path | None = None) 
     if report.problems:
         return
     folder = folder or CACHE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f"{cache_key}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps({"notices": [asdict(n) for n in report.notices]}), encoding="utf-8")
-    os.replace(temporary, folder / f"{cache_key}.json")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps({"notices": [asdict(n) for n in report.notices]}), encoding="utf-8")
+        os.replace(temporary, folder / f"{cache_key}.json")
+    except OSError:  # a read-only checkout: validate every time rather than fail
+        temporary.unlink(missing_ok=True)
 
 
 def cached(cache_key: str, compute: Callable[[], ValidationReport], folder: Path | None = None) -> ValidationReport:
