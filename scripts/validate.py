@@ -14,7 +14,6 @@ Exit 0 when every document is valid, 3 with one line per problem otherwise.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,8 +29,8 @@ from handbook.validation.extra_crds import from_environment, schema_set  # noqa:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=("auto", "kubeconform", "python"),
-                        default=os.environ.get("HANDBOOK_VALIDATOR") or "auto")
+    parser.add_argument("--engine", choices=("auto", "kubeconform", "python"), default="auto",
+                        help="auto: kubeconform when installed, else the Python fallback (with a warning)")
     parser.add_argument("--crds", action="append", default=[], type=Path, metavar="PATH",
                         help="a CRD file or a folder of them to validate against too (repeatable)")
     args = parser.parse_args(argv)
