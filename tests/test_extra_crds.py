@@ -75,12 +75,15 @@ def test_the_labs_istio_istiocni_and_kiali_are_validated_with_the_crds(shared_cr
             ("kiali.io/v1alpha1", "Kiali")} <= skipped, "without the CRDs these stay 'not validated'"
     with_crds = EngineValidator("kubeconform", extra.schema_set([shared_crds])).validate_report(documents)
     assert with_crds.problems == [] and with_crds.notices == []
-    typo = [RenderedDocument(d.source, d.index, d.text.replace("  namespace: istio-cni", "  namepsace: istio-cni"))
-            for d in documents if "kind: IstioCNI" in d.text][:1]
-    problems = EngineValidator("kubeconform", extra.schema_set([shared_crds])).validate_report(typo).problems
+    typos = [RenderedDocument(d.source, d.index, d.text.replace("  namespace: istio-cni", "  namepsace: istio-cni"))
+             for d in documents if "kind: IstioCNI" in d.text][:1]
+    typos += [RenderedDocument(d.source, d.index, d.text.replace("cluster_wide_access", "cluster_wide_acess"))
+              for d in documents if "kind: Kiali" in d.text][:1]
+    problems = EngineValidator("kubeconform", extra.schema_set([shared_crds])).validate_report(typos).problems
     assert [(p.kind, p.path, p.message) for p in problems] == [
-        ("IstioCNI", "spec.namepsace", "unknown field `namepsace`")]
-    assert "did you mean `namespace`?" in problems[0].fix
+        ("IstioCNI", "spec.namepsace", "unknown field `namepsace`"),
+        ("Kiali", "spec.deployment.cluster_wide_acess", "unknown field `cluster_wide_acess`")]
+    assert "did you mean `namespace`?" in problems[0].fix and "`cluster_wide_access`?" in problems[1].fix
 
 
 @pytest.mark.schemas
