@@ -189,3 +189,15 @@ def test_an_unchanged_lab_skips_kubeconform(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(runs) == 1 and first == second and first.problems == []
     validate_manifests(lab, lab.plan("stage-2"), validator=validator)
     assert len(runs) == 2, "another plan is other documents"
+
+
+@pytest.mark.schemas
+def test_the_engine_part_names_kubeconform_and_the_validation_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handbook.validation import engine
+
+    stamp, which = EngineValidator("kubeconform").cache_parts()
+    assert stamp == SchemaSet().stamp
+    assert which.startswith(f"{schemas.read_versions()['KUBECONFORM_VERSION']}:") and which.endswith(
+        engine.code_digest())
+    monkeypatch.setattr(engine, "code_digest", lambda: "changed code")
+    assert EngineValidator("kubeconform").cache_parts() == (stamp, which.rsplit(":", 1)[0] + ":changed code")

@@ -2,7 +2,8 @@
 
 The key is a hash of everything a verdict depends on: every rendered document (source,
 index, value-set label and text), the value sets, the schema tree's stamp with the extra
-CRDs' digest, and which engine ran (for kubeconform: its pinned version and binary).
+CRDs' digest, and which engine ran (for kubeconform: its pinned version and binary; with a
+digest of the validation code, so that changed code never reuses an old verdict).
 Only reports without problems are stored: a broken manifest is validated every time.
 """
 

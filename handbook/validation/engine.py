@@ -12,11 +12,13 @@ writes down what it was asked to validate. ``from_environment()`` picks one:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache as cache_in_process
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -83,10 +85,15 @@ class EngineValidator:
         return "kubeconform", binary
 
     def cache_parts(self) -> tuple[str, str]:
-        """(the schemas' stamp, which engine would decide): parts of the cache key. Raises when not set up."""
+        """(the schemas' stamp, which engine would decide): parts of the cache key. Raises when not set up.
+
+        The engine part also names this code (``code_digest``): a change to how documents are read,
+        defaulted or judged must not be answered by a verdict of the code before it.
+        """
         self.schema_set.check_ready()
         _, binary = self._chosen()
-        return self.schema_set.stamp, kubeconform.identity(binary) if binary else "python"
+        engine = kubeconform.identity(binary) if binary else "python"
+        return self.schema_set.stamp, f"{engine}:{code_digest()}"
 
     def validate_report(self, documents: Sequence[RenderedDocument]) -> ValidationReport:
         self.schema_set.check_ready()
@@ -128,6 +135,16 @@ def from_environment(environ: Mapping[str, str] = os.environ, crds: Sequence[Pat
         raise ValidationSetupError(f"{ENVIRONMENT}={chosen!r}: expected auto, kubeconform, python or record:<file>")
     entries = [*crds, *extra_crds.from_environment(environ)]
     return EngineValidator(chosen, extra_crds.schema_set(entries))
+
+
+@cache_in_process
+def code_digest() -> str:
+    """A hash of the code that decides a verdict: this package, the registry and the CRD conversion."""
+    package = Path(__file__).parent
+    hasher = hashlib.sha256()
+    for path in [*sorted(package.glob("*.py")), package.parent / "schemas.py", package.parent / "crd_schema.py"]:
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 def validate_cached(validator: Validator, documents: Sequence[RenderedDocument],
