@@ -54,6 +54,8 @@ def validate_before_build(validator: Validator | None = None) -> None:
     for line in notice_lines(report):
         log.info("handbook: %s", line)
     log.info("handbook: %d manifest documents checked (%.2fs)", len(lab.documents()), time.monotonic() - started)
+    if report.cached:
+        log.info("handbook: nothing changed since the last validation: kubeconform's verdict came from the cache")
 
 
 def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object

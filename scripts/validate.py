@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     skipped = len(notice_lines(report))
     print(f"valid: {documents - skipped} documents x {len(value_sets(lab))} value sets, {skipped} not validated "
-          f"(no schema here; see --crds) ({args.engine}, {elapsed:.2f}s)")
+          f"(no schema here; see --crds) ({args.engine}, {elapsed:.2f}s{', from the cache' if report.cached else ''})")
     return 0
 
 

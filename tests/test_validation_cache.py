@@ -67,6 +67,9 @@ def test_hit_when_nothing_changed() -> None:
     second = validate_cached(spy, list(DOCS), {"defaults": {"LAB_USER": "user1"}})
     assert spy.runs == 1
     assert first == second and second.notices[0].kind == "Istio", "the notices come back from the cache"
+    assert (first.cached, second.cached) == (False, True)
+    cache.clear()
+    assert not validate_cached(spy, DOCS, SETS).cached and spy.runs == 2
 
 
 @pytest.mark.parametrize("change", ["text", "source", "index", "label", "one more", "one less"])

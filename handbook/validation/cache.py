@@ -37,7 +37,7 @@ def key(documents: Sequence[RenderedDocument], value_sets: Mapping[str, Mapping[
 def load(cache_key: str, folder: Path | None = None) -> ValidationReport | None:
     try:
         raw = json.loads(((folder or CACHE_DIR) / f"{cache_key}.json").read_text(encoding="utf-8"))
-        return ValidationReport([], [NotValidated(**notice) for notice in raw["notices"]])
+        return ValidationReport([], [NotValidated(**notice) for notice in raw["notices"]], cached=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -62,3 +62,9 @@ def cached(cache_key: str, compute: Callable[[], ValidationReport], folder: Path
         report = compute()
         store(cache_key, report, folder)
     return report
+
+
+def clear(folder: Path | None = None) -> None:
+    """Forget every stored report (for a cold measurement, e.g. scripts/benchmark.py)."""
+    for path in (folder or CACHE_DIR).glob("*.json"):
+        path.unlink(missing_ok=True)

@@ -60,6 +60,7 @@ class ValidationReport:
 
     problems: list[ValidationProblem]
     notices: list[NotValidated]
+    cached: bool = field(default=False, compare=False)  # served from handbook.validation.cache
 
     def sorted(self) -> ValidationReport:
         return ValidationReport(
