@@ -1,4 +1,4 @@
-"""scripts/apply.py against a real kube-apiserver on 127.0.0.1 (scripts/local_cluster.py).
+"""scripts/apply.py against a real kube-apiserver on 127.0.0.1 (handbook.local_cluster).
 
 etcd, kube-apiserver (RBAC on, client-certificate and token users), kube-controller-manager,
 kube-scheduler and kwok (one simulated node) are built from pinned Go modules; kubectl is the
@@ -23,11 +23,12 @@ from cluster_harness import (
     kubectl_diff,
     lab_for_cluster,
     last_writes,
-    local_cluster,
     rendered_applies,
     run_apply,
     running_cluster,
 )
+
+from handbook import local_cluster
 
 pytestmark = pytest.mark.e2e
 
