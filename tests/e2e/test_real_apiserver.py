@@ -222,6 +222,7 @@ def real_lab(cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa
     if not any(s != "stage-0" for s in stages):
         pytest.skip("manifests/ has no learner stage yet")
     lab, _ = lab_for_cluster(REAL_LAB, tmp_path_factory.mktemp("labs") / "real", nodes=cluster.nodes)
+    # The real Sail and Kiali CRDs when HANDBOOK_CRDS (or ../shared/crds) has them, else open placeholders.
     local_cluster.install_crds(cluster, placeholders=True)
     if "stage-0" in stages:
         admin = run_apply(cluster, lab, "stage-0", "--user", LEARNER, *PLATFORM_ARGS)
