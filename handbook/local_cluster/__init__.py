@@ -17,8 +17,9 @@ same components as local processes, and takes our binaries through ``--kube-apis
 ``--etcd-binary`` and friends. We checked its documentation and kept ours, because
 
 1. offline use is not its default: the binary runtime downloads Kubernetes and etcd releases
-   (dl.k8s.io, GitHub) unless every binary is named, and this project may reach only package
-   registries; kwokctl itself would be a seventh binary to pin and build;
+   (dl.k8s.io, GitHub) unless every binary is named (``--etcd-binary`` and the ``--kube-*-binary``
+   flags), and this project may reach only package registries; one missed flag is a download at
+   test time. kwokctl itself would be a seventh binary to build (from the kwok module pinned already);
 2. the tests need a non-admin token user (the learner) beside the admin. Here that is a static
    token file and a kubeconfig context; with kwokctl it is extra kube-apiserver arguments through
    its configuration patches, plus its own PKI layout to find;
