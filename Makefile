@@ -47,10 +47,10 @@ browser-setup: $(VENV)/.installed
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-ipafont-gothic; fi
 
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok, built from the
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok (handbook/local_cluster), built from the
 # pinned Go modules in tools/cluster/ and cached in .cache/cluster-bin (cold: about 8-14 minutes).
-cluster-bin:
-	$(PYTHON) scripts/local_cluster.py build
+cluster-bin: $(VENV)/.installed
+	$(PY) scripts/local_cluster.py build
 
 e2e: setup cluster-bin
 	$(PY) -m pytest -m e2e tests/e2e
@@ -59,7 +59,8 @@ e2e: setup cluster-bin
 offline: setup
 	OFFLINE=true $(VENV)/bin/mkdocs build --strict -d site-offline
 
-benchmark: setup browser-setup
+benchmark: setup browser-setup cluster-bin
+	mkdir -p test-artifacts
 	$(PY) scripts/benchmark.py --json test-artifacts/benchmark.json
 
 serve: setup

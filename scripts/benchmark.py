@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Measure the built handbook: page weight, build time, and what the macros cost.
+"""Measure the built handbook: page weight, build time, what the macros cost, and apply.py's speed.
 
-    .venv/bin/python scripts/benchmark.py [--runs 3] [--json out.json] [--no-browser]
+    .venv/bin/python scripts/benchmark.py [--runs 3] [--json out.json] [--no-browser] [--no-cluster]
 
 A benchmark, not a test: it prints numbers and fails only when something cannot be measured.
 
@@ -15,6 +15,10 @@ A benchmark, not a test: it prints numbers and fails only when something cannot 
   Markdown after mkdocs-macros ran), the expanded pages go to a temporary docs folder, and that
   folder is built with the macros plugin removed. share = 1 - expanded / with_macros, medians of
   --runs builds each. The two builds' pages are compared, so the ratio compares equal output.
+  build ratio = with_macros / expanded: the warm strict build against plain MkDocs building the
+  same pages already expanded (goal: 1.3).
+* apply.py's warm dry run of stage 8, and 30 users against 1 on a local API server: see
+  scripts/benchmark_speed.py (--no-cluster leaves the users out).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchmark_speed import measure_dry_run, measure_users, print_speed
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -68,6 +73,7 @@ def on_page_markdown(markdown, page, config, files):
     return markdown
 '''
 
+BUILD_RATIO_GOAL = 1.3
 VALIDATION_LINE = re.compile(r"handbook: \d+ manifest documents \w+ \((?P<seconds>[0-9.]+)s\)")
 
 
@@ -161,6 +167,8 @@ def measure_builds(runs: int, work: Path) -> dict[str, Any]:
         "with_macros_runs_s": [round(t, 2) for t in macro_runs],
         "expanded_runs_s": [round(t, 2) for t in expanded_runs],
         "macros_share": round(1 - expanded / with_macros, 3),
+        "build_ratio": round(with_macros / expanded, 2),
+        "build_ratio_goal": BUILD_RATIO_GOAL,
         "identical_pages": sorted(s for s in ours if ours.get(s) == theirs.get(s)),
         "differing_pages": sorted(s for s in set(ours) | set(theirs) if ours.get(s) != theirs.get(s)),
     }
@@ -219,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="builds per measured configuration (default 3)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     parser.add_argument("--no-browser", action="store_true", help="static page weight only")
+    parser.add_argument("--no-cluster", action="store_true", help="leave out 30 users against 1 on a local API server")
     args = parser.parse_args(argv)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # test-artifacts/ does not exist in a fresh clone
 
     with tempfile.TemporaryDirectory(prefix="handbook-bench-") as tmp:
         builds = measure_builds(args.runs, Path(tmp))
@@ -256,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Build (seconds, `mkdocs build --strict` in a new process)")
     for name in ("cold_build_s", "warm_build_s", "manifest_validation_s", "with_macros_s",
-                 "expanded_without_macros_s", "macros_share"):
+                 "expanded_without_macros_s", "macros_share", "build_ratio"):
         print(f"  {name:<28} {builds[name]}")
     print(f"  runs: warm {builds['warm_build_runs_s']}, with macros {builds['with_macros_runs_s']}, "
           f"expanded {builds['expanded_runs_s']}")
@@ -264,9 +275,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  note: the expanded build's pages differ from the macro build for {builds['differing_pages']}")
     else:
         print(f"  the expanded build produced byte-identical pages ({len(builds['identical_pages'])} pages)")
+    print(f"  build ratio (warm strict build / plain MkDocs on the expanded pages): {builds['build_ratio']} "
+          f"(goal {BUILD_RATIO_GOAL}: {'met' if builds['build_ratio'] <= BUILD_RATIO_GOAL else 'NOT met'})")
+    print()
+    speed = measure_dry_run(args.runs)
+    if not args.no_cluster:
+        speed.update(measure_users())
+    print_speed(speed)
     if args.json:
-        args.json.write_text(json.dumps({"pages": pages, "summary": summary, "builds": builds}, indent=2) + "\n",
-                             encoding="utf-8")
+        report = {"pages": pages, "summary": summary, "builds": builds, "speed": speed}
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end tests: the local cluster of scripts/local_cluster.py, apply.py against it,
+"""Helpers for the end-to-end tests: the local cluster of handbook.local_cluster, apply.py against it,
 and the rendered manifests of a lab for `kubectl diff`.
 
 Deliberately not a conftest.py: tests/conftest.py is imported as the module `conftest` by the other
@@ -8,7 +8,6 @@ before tests/test_*.py).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -17,10 +16,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
+from handbook import local_cluster
 from handbook.lab import Lab
 from handbook.steps import ApplyStep, WaitStep
 
@@ -36,19 +35,6 @@ PLATFORM_ARGS = ("--platform", "kubernetes", "--cli", "kubectl")
 WORKLOAD_KINDS = frozenset({"deployment", "deployments", "deploy", "pod", "pods", "po", "statefulset",
                             "statefulsets", "sts", "daemonset", "daemonsets", "ds", "replicaset", "replicasets",
                             "rs", "job", "jobs"})
-
-
-def load_local_cluster() -> ModuleType:
-    """scripts/local_cluster.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("local_cluster", REPO / "scripts" / "local_cluster.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_cluster"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-local_cluster = load_local_cluster()
 
 
 def run_apply(cluster, lab: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:  # noqa: ANN001

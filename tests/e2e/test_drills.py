@@ -1,4 +1,4 @@
-"""Drills against a real kube-apiserver (scripts/local_cluster.py): an API server that dies mid-stage,
+"""Drills against a real kube-apiserver (handbook.local_cluster): an API server that dies mid-stage,
 the page's blocks pasted into bash versus apply.py, users applying at the same time, thirty users at
 once, and input that must be refused before anything changes.
 
@@ -28,7 +28,6 @@ from cluster_harness import (
     kubectl_diff,
     lab_for_cluster,
     last_writes,
-    local_cluster,
     rendered_applies,
     run_apply,
     running_cluster,
@@ -36,6 +35,7 @@ from cluster_harness import (
 
 from handbook.blocks import split_dry_run
 from handbook.lab import Lab
+from handbook.local_cluster.processes import wait_until
 from handbook.steps import CheckStep, ManualStep
 
 pytestmark = pytest.mark.e2e
@@ -78,9 +78,7 @@ def namespaces(cluster) -> set[str]:  # noqa: ANN001
 
 
 def apiserver(cluster):  # noqa: ANN001, ANN201
-    alive = [p for p in cluster.processes if p.name == "kube-apiserver" and local_cluster._alive(p.pid, p.executable)]
-    assert len(alive) == 1, f"expected one running kube-apiserver, found {alive}"
-    return alive[0]
+    return cluster.process("kube-apiserver")
 
 
 def kill_apiserver(cluster) -> list[str]:  # noqa: ANN001
@@ -96,9 +94,8 @@ def kill_apiserver(cluster) -> list[str]:  # noqa: ANN001
 
 def restart_apiserver(cluster, argv: list[str]) -> float:  # noqa: ANN001
     began = time.monotonic()
-    process = cluster._spawn("kube-apiserver", argv, True)
-    cluster._wait_until("kube-apiserver /readyz after the restart", process,
-                        lambda: cluster._https_ok(cluster.ports["apiserver"], "/readyz", "admin"), 120)
+    process = cluster.spawn("kube-apiserver", argv, True)
+    wait_until("kube-apiserver /readyz after the restart", process, cluster.apiserver_ready, 120)
     return time.monotonic() - began
 
 
@@ -109,7 +106,7 @@ def test_apiserver_killed_mid_stage_then_rerun_succeeds(cluster, fixture_lab: Pa
     process = apply_process(cluster, fixture_lab, *args)
     # The first step creates the namespace; poll the API directly (cheaper than a kubectl process).
     deadline = time.monotonic() + 120
-    while not cluster._https_ok(cluster.ports["apiserver"], f"/api/v1/namespaces/{namespace}", "admin"):
+    while not cluster.https_ok(cluster.ports["apiserver"], f"/api/v1/namespaces/{namespace}", "admin"):
         assert process.poll() is None, f"apply.py ended before the namespace appeared: {finish(process, 'apply')}"
         assert time.monotonic() < deadline, "the namespace never appeared"
         time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""scripts/apply.py against a real kube-apiserver on 127.0.0.1 (scripts/local_cluster.py).
+"""scripts/apply.py against a real kube-apiserver on 127.0.0.1 (handbook.local_cluster).
 
 etcd, kube-apiserver (RBAC on, client-certificate and token users), kube-controller-manager,
 kube-scheduler and kwok (one simulated node) are built from pinned Go modules; kubectl is the
@@ -23,11 +23,12 @@ from cluster_harness import (
     kubectl_diff,
     lab_for_cluster,
     last_writes,
-    local_cluster,
     rendered_applies,
     run_apply,
     running_cluster,
 )
+
+from handbook import local_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -221,6 +222,7 @@ def real_lab(cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa
     if not any(s != "stage-0" for s in stages):
         pytest.skip("manifests/ has no learner stage yet")
     lab, _ = lab_for_cluster(REAL_LAB, tmp_path_factory.mktemp("labs") / "real", nodes=cluster.nodes)
+    # The real Sail and Kiali CRDs when HANDBOOK_CRDS (or ../shared/crds) has them, else open placeholders.
     local_cluster.install_crds(cluster, placeholders=True)
     if "stage-0" in stages:
         admin = run_apply(cluster, lab, "stage-0", "--user", LEARNER, *PLATFORM_ARGS)
