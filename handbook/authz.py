@@ -32,6 +32,7 @@ from .diagrams.mermaid import symbolic_values
 from .lab import Lab
 from .manifests import parse_document, split_documents
 from .paths import relative
+from .platforms import DEFAULT_PLATFORM
 from .stages import Stage
 from .steps import ApplyStep, PatchStep, RunStep
 from .variables import substitute
@@ -83,7 +84,7 @@ class EndState:
 
 
 def end_state(stages: Iterable[Stage], values: Mapping[str, str], namespace: str,
-              platform: str = "openshift") -> EndState:
+              platform: str = DEFAULT_PLATFORM) -> EndState:
     """Follow the steps of ``stages`` as a catch-up run executes them, for ``namespace``.
 
     ``values`` are substituted into manifests and commands (pass each variable mapped to

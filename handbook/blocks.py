@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lab import Lab
+from .platforms import DEFAULT_CLI
 from .shell import command_text, quote_word
 from .stages import Stage
-from .steps import DEFAULT_CLI, ApplyStep, CheckStep, ManualStep, PatchStep, Step
+from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, Step
 from .variables import Values
 
-DEFAULT_PLATFORM = "openshift"
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
 
 

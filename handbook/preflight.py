@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from .cluster import Session, classify_failure
 from .errors import MissingApiError, UsageError, VariableError
 from .lab import Lab
+from .platforms import OC_ONLY_SUBCOMMANDS
 from .stages import ApiRef, Stage
-from .steps import OC_ONLY_SUBCOMMANDS, Command
+from .steps import Command
 from .variables import Values
 
 # What to do when a group's resources are missing, keyed by API group.

@@ -17,14 +17,12 @@ from typing import Any
 
 import yaml
 
-from .blocks import DEFAULT_PLATFORM
 from .errors import DefinitionError, LabError
 from .lab import Lab
-from .pages import PLATFORM_LABELS
 from .paths import MANIFESTS_DIR, relative
+from .platforms import DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
 from .shell import _SAFE, quote_word
 from .stages import Stage
-from .steps import PLATFORMS
 from .variables import VariableCatalog
 
 # The variables a reader sets once in the form, with the form's label; every other variable is derived

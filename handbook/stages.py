@@ -12,8 +12,8 @@ import yaml
 from .errors import DefinitionError, UsageError
 from .manifests import Document, split_documents
 from .paths import relative
+from .platforms import PLATFORMS
 from .steps import (
-    PLATFORMS,
     ApplyStep,
     CheckStep,
     Expectation,

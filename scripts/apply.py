@@ -43,10 +43,10 @@ from handbook.execute import apply_plan, reset_commands, reset_stages, run_reset
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import notice_lines, validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
+from handbook.platforms import CLUSTER_CLIS, DEFAULT_PLATFORM, PLATFORMS  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
 from handbook.shell import quote_word  # noqa: E402
-from handbook.steps import PLATFORMS  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,8 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what a reader would paste; touch nothing")
     p.add_argument("--user", help="shorthand for --set LAB_USER=NAME")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a variable (repeatable)")
-    p.add_argument("--platform", choices=PLATFORMS, default="openshift")
-    p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
+    p.add_argument("--platform", choices=PLATFORMS, default=DEFAULT_PLATFORM)
+    p.add_argument("--cli", choices=CLUSTER_CLIS, help="the cluster CLI (default: detected)")
     p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     p.add_argument("--yes", action="store_true", help="reset without asking")
     p.add_argument("--delete-namespaces", action="store_true",
@@ -86,7 +86,7 @@ def resume_command(args: argparse.Namespace, user: str | None = None) -> str:
         words += ["--user", user or args.user]
     for assignment in args.set:
         words += ["--set", assignment]
-    if args.platform != "openshift":
+    if args.platform != DEFAULT_PLATFORM:
         words += ["--platform", args.platform]
     if args.cli:
         words += ["--cli", args.cli]

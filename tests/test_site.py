@@ -14,7 +14,7 @@ from site_html import built_page, page_blocks, stage_pages
 
 from handbook.blocks import split_dry_run
 from handbook.lab import Lab
-from handbook.steps import PLATFORMS
+from handbook.platforms import PLATFORMS
 
 MKDOCS = [sys.executable, "-m", "mkdocs"]
 

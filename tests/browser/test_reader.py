@@ -14,9 +14,9 @@ from conftest import run_apply
 from handbook.blocks import catch_up_block, split_dry_run
 from handbook.errors import VariableError
 from handbook.lab import Lab
+from handbook.platforms import PLATFORMS
 from handbook.stage_map import FORM_VARIABLES, stage_pages
 from handbook.stages import Stage
-from handbook.steps import PLATFORMS
 
 from .harness import REPO, SCREENSHOTS, browser_context, page_text, page_url, site_pages
 
