@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lab import Lab
+from .plan import reset_commands
 from .platforms import DEFAULT_CLI
 from .shell import command_text, quote_word
 from .stages import Stage
@@ -101,8 +102,6 @@ def reset_block(
     stages: list[Stage], platform: str, cli: str | None = None, *, delete_namespaces: bool = False
 ) -> Block:
     """The commands that remove what ``stages`` created, as one block (the clean-up page and reset --dry-run)."""
-    from .execute import reset_commands
-
     cli = cli or DEFAULT_CLI[platform]
     commands = reset_commands(stages, platform, delete_namespaces=delete_namespaces)
     texts = [command_text(command.for_cli(cli)) for _, command in commands]

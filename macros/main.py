@@ -16,11 +16,11 @@ from mkdocs.exceptions import PluginError
 from handbook import blocks
 from handbook.diagrams import render_diagram
 from handbook.errors import LabError
-from handbook.execute import reset_stages
 from handbook.lab import load_lab
 from handbook.manifest_check import notice_lines, validate_manifests
 from handbook.pages import PageRenderer, block_markdown
 from handbook.pages import variables_table as pages_variables_table
+from handbook.plan import reset_stages
 from handbook.platforms import DEFAULT_PLATFORM
 from handbook.stage_map import render_stage_map, stage_pages
 from handbook.tables import render_table

@@ -39,10 +39,11 @@ from handbook.errors import (  # noqa: E402
     StepFailedError,
     UsageError,
 )
-from handbook.execute import apply_plan, reset_commands, reset_stages, run_reset, verify_stage  # noqa: E402
+from handbook.execute import apply_plan, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import notice_lines, validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
+from handbook.plan import reset_commands, reset_stages  # noqa: E402
 from handbook.platforms import CLUSTER_CLIS, DEFAULT_PLATFORM, PLATFORMS  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402

@@ -12,8 +12,8 @@ import yaml
 
 from handbook import authz
 from handbook.diagrams.mermaid import symbolic_values
-from handbook.execute import reset_commands
 from handbook.lab import Lab
+from handbook.plan import reset_commands
 from handbook.stages import load_stage
 from handbook.steps import ApplyStep, CheckStep, RunStep
 
