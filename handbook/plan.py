@@ -7,9 +7,9 @@ Pure functions of the lab; ``execute`` runs what they return, ``replay`` follows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .lab import Lab
 from .stages import Stage
 from .steps import ApplyStep, Command, RunStep, Step
 
@@ -30,10 +30,10 @@ def reader_steps(plan: list[Stage], platform: str | None = None) -> list[Planned
     return [Planned(s, step) for s in plan for step in (s.steps if platform is None else s.steps_for(platform))]
 
 
-def reset_stages(lab: Lab, from_stage: Stage, keep: list[Stage] | None = None) -> list[Stage]:
-    """The stages whose objects a reset removes: ``from_stage`` and later ones, minus ``keep``."""
+def reset_stages(stages: Sequence[Stage], from_stage: Stage, keep: list[Stage] | None = None) -> list[Stage]:
+    """The stages of ``stages`` whose objects a reset removes: ``from_stage`` and later ones, minus ``keep``."""
     kept = {s.id for s in keep or []}
-    return [s for s in lab.stages if s.number >= from_stage.number and s.id not in kept]
+    return [s for s in stages if s.number >= from_stage.number and s.id not in kept]
 
 
 def reset_commands(

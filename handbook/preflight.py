@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from .cluster import Session, classify_failure
 from .errors import MissingApiError, UsageError, VariableError
 from .lab import Lab
+from .manifests import parse_document
 from .platforms import OC_ONLY_SUBCOMMANDS
 from .stages import ApiRef, Stage
 from .steps import Command
@@ -96,7 +97,8 @@ def required_apis(lab: Lab, plan: Iterable[Stage], platform: str, values: Values
     for stage in plan:
         for ref in stage.requires:
             refs.setdefault((ref.api_version, ref.kind), ref)
-        for obj in lab.objects([stage], values, platform):
+        for document in stage.documents(platform):  # every object sent, even one a later step deletes
+            obj = parse_document(document, values)
             ref = ApiRef(str(obj.get("apiVersion")), str(obj.get("kind")))
             refs.setdefault((ref.api_version, ref.kind), ref)
     return list(refs.values())

@@ -96,14 +96,15 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         """The clean-up commands; the same text as `apply.py reset [stage-N] [--keep ...] [--delete-namespaces]
         --dry-run`."""
         lab = load_lab()
-        stages = reset_stages(lab, lab.stage(from_stage), [lab.stage(k) for k in keep])
+        stages = reset_stages(lab.stages, lab.stage(from_stage), [lab.stage(k) for k in keep])
         block = blocks.reset_block(stages, DEFAULT_PLATFORM, delete_namespaces=delete_namespaces)
         return block_markdown(block)
 
     @env.macro
-    def diagram(name: str) -> str:
+    def diagram(name: str, after: str | None = None) -> str:
+        """The diagram of the cluster at the end of the page's stage, or right after its step ``after``."""
         r = renderer()
-        return "```mermaid\n" + render_diagram(name, r.lab, r.stage) + "\n```\n"
+        return "```mermaid\n" + render_diagram(name, r.lab, r.stage, after) + "\n```\n"
 
     @env.macro
     def stage_map() -> str:

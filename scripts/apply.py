@@ -129,7 +129,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
             raise UsageError("verify needs a stage, e.g. apply.py verify stage-1")
         plan = [lab.stage(args.stage)]
     elif args.command == "reset":
-        plan = reset_stages(lab, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
+        plan = reset_stages(lab.stages, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
     elif STAGE_ID.fullmatch(args.command):
         if args.stage:
             raise UsageError(f"unexpected argument {args.stage!r} after {args.command}")
