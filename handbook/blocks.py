@@ -25,10 +25,6 @@ class Block:
     platforms: tuple[str, ...] = ()
     demo: bool = False
 
-    @property
-    def copyable(self) -> bool:
-        return self.kind != "manual"
-
 
 def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
     """``export NAME=...`` lines for every variable the stage uses.
