@@ -1,6 +1,8 @@
 # The two commands a newcomer needs:
 #   make serve   install everything into .venv/.tools/.cache and serve the handbook at http://127.0.0.1:8000
 #   make test    install the same, then run every check and test
+# and the loop for changing code, once `make setup` has run:
+#   make check   ruff, and every test that needs neither chromium nor the local API server, in parallel
 include tools/versions.env
 
 VENV    := .venv
@@ -9,7 +11,7 @@ TOOLS   := $(CURDIR)/.tools/bin
 PYTHON  ?= python3
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: setup serve build test lint validate schemas fetch-assets browser-setup cluster-bin e2e offline benchmark \
+.PHONY: setup serve build test check lint validate schemas fetch-assets browser-setup cluster-bin e2e offline benchmark \
 	lock clean
 
 setup: $(VENV)/.installed $(TOOLS)/kubeconform schemas fetch-assets
@@ -64,8 +66,16 @@ validate: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
+# The tests that need neither chromium nor the local API server are independent: pytest-xdist runs
+# them on every core. The browser and end-to-end tests share one chromium and one cluster per session.
+FAST_TESTS := -m "not browser and not e2e" -n auto
+
+check: $(VENV)/.installed lint
+	$(PY) -m pytest $(FAST_TESTS) -q
+
 test: setup lint browser-setup cluster-bin
-	CI=$${CI:-true} $(PY) -m pytest
+	CI=$${CI:-true} $(PY) -m pytest $(FAST_TESTS)
+	CI=$${CI:-true} $(PY) -m pytest -m "browser or e2e"
 
 lock: $(VENV)/.installed
 	( echo '# Full pinned set (pip freeze of a working .venv). Regenerate with `make lock`.'; \

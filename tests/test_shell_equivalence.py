@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_LAB, FakeCli, make_fake_cli
+from support.apply_cli import FIXTURE_LAB, FakeCli, make_fake_cli
 
 from handbook.blocks import export_block, step_block
 from handbook.lab import Lab

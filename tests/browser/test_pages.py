@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_apply
+from support.apply_cli import run_apply
 
 from handbook.blocks import split_dry_run
 from handbook.diagrams import render_diagram

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import run_apply
+from support.apply_cli import run_apply
 
 from handbook.blocks import catch_up_block, split_dry_run
 from handbook.errors import VariableError
