@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from . import fast_yaml
 from .errors import DefinitionError, UsageError
 from .manifests import Document, text_problems
 from .paths import MANIFESTS_DIR, relative
@@ -141,7 +142,7 @@ def _load_call_graph(path: Path, problems: list[str]) -> list[CallEdge]:
         return []
     where = relative(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = fast_yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         problems.append(f"{where}: not valid YAML: {exc}")
         return []

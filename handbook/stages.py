@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import lab_schema
+from . import fast_yaml, lab_schema
 from .errors import DefinitionError, UsageError
 from .manifests import Document, split_documents
 from .paths import relative
@@ -92,7 +92,7 @@ def load_stage(folder: Path) -> Stage:
     path = folder / "stage.yaml"
     where = relative(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = fast_yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise DefinitionError([f"{where}: cannot read: {exc}"]) from exc
     problems = lab_schema.problems("stage", where, raw)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import lab_schema
+from . import fast_yaml, lab_schema
 from .errors import DefinitionError, VariableError
 from .paths import relative
 
@@ -117,7 +117,7 @@ class VariableCatalog:
     def load(cls, path: Path) -> VariableCatalog:
         where = relative(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = fast_yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise DefinitionError([f"{where}: cannot read: {exc}"]) from exc
         problems = lab_schema.problems("variables", where, raw)
