@@ -92,7 +92,7 @@ def served_apis(session: Session) -> set[tuple[str, str]]:
     return served
 
 
-def required_apis(lab: Lab, plan: Iterable[Stage], platform: str, values: Values) -> list[ApiRef]:
+def required_apis(plan: Iterable[Stage], platform: str, values: Values) -> list[ApiRef]:
     refs: dict[tuple[str, str], ApiRef] = {}
     for stage in plan:
         for ref in stage.requires:

@@ -168,7 +168,7 @@ def run(args: argparse.Namespace, out) -> int:  # noqa: ANN001 - a text stream
         progress.note(f"reset: removed what {', '.join(s.id for s in plan)} created")
         return 0
 
-    check_apis(session, required_apis(lab, plan, args.platform, values))
+    check_apis(session, required_apis(plan, args.platform, values))
     count = apply_plan(session, plan, args.platform, values, progress, resume_command(args))
     progress.note(f"done: {count} steps of {', '.join(s.id for s in plan)}; check with: "
                   f"python3 scripts/apply.py verify {plan[-1].id}")
@@ -198,7 +198,7 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     who = check_login(shared)
     discovered = discover_values(shared, lab, plan, args.platform, overrides)
     first = lab.variables.resolve({**overrides, "LAB_USER": users[0]}, discovered)
-    check_apis(shared, required_apis(lab, plan, args.platform, first))
+    check_apis(shared, required_apis(plan, args.platform, first))
     print(f"{cli} logged in as {who}; {len(users)} users, {args.parallel} at a time", file=out)
 
     def run_one(user: str, progress) -> UserOutcome:  # noqa: ANN001 - a UserProgress
