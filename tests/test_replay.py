@@ -177,3 +177,21 @@ def test_the_reset_plan_undoes_the_catch_up_run_of_the_lab() -> None:
     assert "tenant" not in after.present[("Namespace", "", "${APP_NS}")].doc["metadata"].get("labels", {})
     accounts = [k for k in caught_up.present if k[0] == "ServiceAccount" and k[1] == "${APP_NS}"]
     assert accounts and all(k in after.deleted for k in accounts)
+
+
+def test_a_diagram_can_show_the_cluster_right_after_a_step_of_its_stage() -> None:
+    from handbook.diagrams import objects_at, render_diagram
+    from handbook.errors import UsageError
+
+    lab = Lab.load()
+    stage = lab.stage("stage-2")
+    peer = ("Istio", "", "${LAB_USER}-peer")
+    names = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+             for o in objects_at(lab, stage, after="create-neighbour-mesh")}
+    assert peer in names
+    assert peer not in {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                        for o in objects_at(lab, stage)}, "the demonstration removes the neighbour again"
+    with pytest.raises(UsageError, match="stage-2 has no such step; its steps are: label-namespaces"):
+        objects_at(lab, stage, after="no-such-step")
+    with pytest.raises(UsageError, match="takes no after="):
+        render_diagram("authorization", lab, lab.stage("stage-8"), after="allow-ingress")
