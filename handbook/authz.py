@@ -15,10 +15,9 @@ instead of guessing what Istio would do with it:
   whose only condition is ``from[].source.principals`` (the callers' service accounts);
 - a rule without ``from``: any source may call, shown as the source :data:`OUTSIDE`.
 
-Deployments and their service accounts are followed through the stages' steps in order: apply
-steps add Deployments (``serviceAccountName``, ``default`` when unset), ``oc set serviceaccount``
-and patch steps change the account, ``oc delete deployment`` removes them. Demonstration steps are
-skipped: a catch-up run does not execute them either.
+Deployments and their service accounts come from ``handbook.replay``, following a catch-up run
+(demonstrations are skipped, as a catch-up run does not execute them). The diagram of what the
+policies allow is ``handbook.diagrams.authorization``.
 """
 
 from __future__ import annotations
@@ -26,23 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import yaml
-
-from .diagrams.mermaid import symbolic_values
-from .lab import Lab
-from .manifests import parse_document, split_documents
-from .paths import relative
+from .plan import executable_steps
+from .platforms import DEFAULT_PLATFORM
+from .replay import end_state as replay_end
+from .replay import step_moves
 from .stages import Stage
-from .steps import ApplyStep, PatchStep, RunStep
-from .variables import substitute
 
 OUTSIDE = "(any source)"
 TRUST_DOMAIN = "cluster.local"
 SECURITY_API = "security.istio.io/v1"
 APP_LABEL = "app"
-_DEPLOYMENT_WORDS = ("deployment", "deployments", "deploy")
-_SET_SA_WORDS = ("serviceaccount", "sa")
-_NAMESPACE_FLAGS = ("-n", "--namespace")
 
 
 @dataclass(frozen=True)
@@ -83,51 +75,18 @@ class EndState:
 
 
 def end_state(stages: Iterable[Stage], values: Mapping[str, str], namespace: str,
-              platform: str = "openshift") -> EndState:
-    """Follow the steps of ``stages`` as a catch-up run executes them, for ``namespace``.
+              platform: str = DEFAULT_PLATFORM) -> EndState:
+    """The Deployments of ``namespace`` after a catch-up run of ``stages`` (``handbook.replay``).
 
     ``values`` are substituted into manifests and commands (pass each variable mapped to
-    ``${NAME}`` to keep them symbolic); ``namespace`` is compared after substitution. A step that
-    sets the service account of a Deployment that does not exist at that point is a problem:
-    the real command would fail.
+    ``${NAME}`` to keep them symbolic); ``namespace`` is compared after substitution. What the
+    replay could not follow (such as setting the service account of a Deployment that no earlier
+    step creates) is a problem: the real command would fail.
     """
-    deployments: dict[str, dict] = {}
-    accounts: dict[str, str] = {}
-    objects: list[dict] = []
-    problems: list[str] = []
-    for stage in stages:
-        for step in stage.steps_for(platform):
-            if step.demo:
-                continue
-            if isinstance(step, ApplyStep):
-                for document in split_documents(relative(stage.folder / step.file), step.body):
-                    obj = parse_document(document, values)
-                    meta = obj.setdefault("metadata", {})
-                    if step.namespace and not meta.get("namespace"):
-                        meta["namespace"] = substitute(step.namespace, values)
-                    objects.append(obj)
-                    if _is_deployment(obj) and meta.get("namespace") == namespace:
-                        deployments[str(meta.get("name"))] = obj
-                        accounts.pop(str(meta.get("name")), None)
-            elif isinstance(step, RunStep):
-                argv = tuple(substitute(word, values) for word in step.argv)
-                if _namespace_of(argv) not in (None, namespace):
-                    continue
-                changed = _set_serviceaccount(argv)
-                if changed and changed[0] not in deployments:
-                    problems.append(f"{stage.definition}: step {step.id}: sets the service account of Deployment "
-                                    f"{changed[0]}, which no earlier step creates (or a step deleted it)")
-                elif changed:
-                    accounts[changed[0]] = changed[1]
-                for name in _deleted_deployments(argv):
-                    deployments.pop(name, None)
-                    accounts.pop(name, None)
-            elif isinstance(step, PatchStep) and step.resource.split("/", 1)[0] in _DEPLOYMENT_WORDS:
-                account = _patched_account(step.body)
-                if account and "/" in step.resource:
-                    accounts[step.resource.split("/", 1)[1]] = account
-    found = {name: workload_of(obj, namespace, accounts.get(name)) for name, obj in deployments.items()}
-    return EndState(found, objects, problems)
+    snapshot = replay_end(step_moves(executable_steps(list(stages), platform)), values)
+    found = {key[2]: workload_of(held.doc, namespace) for key, held in snapshot.present.items()
+             if key[1] == namespace and _is_deployment(held.doc)}
+    return EndState(found, snapshot.objects(), list(snapshot.problems))
 
 
 def _is_deployment(obj: Mapping) -> bool:
@@ -141,62 +100,6 @@ def workload_of(obj: Mapping, namespace: str, account: str | None = None) -> Wor
     pod_spec = template.get("spec") or {}
     name = str((obj.get("metadata") or {}).get("name"))
     return Workload(name, namespace, labels, str(account or pod_spec.get("serviceAccountName") or "default"))
-
-
-def _namespace_of(argv: tuple[str, ...]) -> str | None:
-    for index, word in enumerate(argv):
-        if word in _NAMESPACE_FLAGS and index + 1 < len(argv):
-            return argv[index + 1]
-        if word.startswith("--namespace="):
-            return word.split("=", 1)[1]
-    return None
-
-
-def _positional(words: Iterable[str]) -> list[str]:
-    found: list[str] = []
-    skip = False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in _NAMESPACE_FLAGS:
-            skip = True
-        elif not word.startswith("-"):
-            found.append(word)
-    return found
-
-
-def _set_serviceaccount(argv: tuple[str, ...]) -> tuple[str, str] | None:
-    """(deployment, account) for ``oc set serviceaccount deployment NAME SA`` or ``deployment/NAME SA``."""
-    if len(argv) < 4 or argv[1] != "set" or argv[2] not in _SET_SA_WORDS:
-        return None
-    words = _positional(argv[3:])
-    if len(words) == 3 and words[0] in _DEPLOYMENT_WORDS:
-        return words[1], words[2]
-    if len(words) == 2 and "/" in words[0] and words[0].split("/", 1)[0] in _DEPLOYMENT_WORDS:
-        return words[0].split("/", 1)[1], words[1]
-    return None
-
-
-def _deleted_deployments(argv: tuple[str, ...]) -> list[str]:
-    """Deployment names that ``oc delete deployment A B`` or ``oc delete deployment/A`` removes."""
-    if len(argv) < 3 or argv[1] != "delete":
-        return []
-    words = _positional(argv[2:])
-    if words and words[0] in _DEPLOYMENT_WORDS:
-        return words[1:]
-    return [w.split("/", 1)[1] for w in words if "/" in w and w.split("/", 1)[0] in _DEPLOYMENT_WORDS]
-
-
-def _patched_account(body: str) -> str | None:
-    try:
-        patch = yaml.safe_load(body)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(patch, dict):
-        return None
-    spec = ((patch.get("spec") or {}).get("template") or {}).get("spec") or {}
-    account = spec.get("serviceAccountName") if isinstance(spec, dict) else None
-    return account if isinstance(account, str) and account else None
 
 
 def identity_problems(found: Mapping[str, Workload], apps: Iterable[str]) -> list[str]:
@@ -343,38 +246,3 @@ def _caller(where: str, principal: str, apps_by_principal: Mapping[str, set[str]
         )
         return []
     return apps
-
-
-def diagram(lab: Lab, stage: Stage, namespace_variable: str = "APP_NS") -> str:
-    """Mermaid source: the calls that the AuthorizationPolicies up to ``stage`` allow.
-
-    Shaped like ``handbook.diagrams.DiagramFn`` so that it can be registered there. Each arrow is
-    one allowed call, labelled with the policy that allows it; a call that
-    ``manifests/call-graph.yaml`` does not declare (other than the way in through a gateway) is drawn
-    red and dashed, so a wrong policy shows.
-    """
-    values = symbolic_values(lab)
-    namespace = values[namespace_variable]
-    state = end_state(lab.stages_upto(stage.id), values, namespace)
-    model = access_model(state.objects, state.workloads, namespace)
-    if model.problems or state.problems:
-        raise ValueError("; ".join(state.problems + model.problems))
-    declared = {(edge.source, edge.target): edge.protocol for edge in lab.call_graph}
-    # Gateways' calls come from VirtualServices, not from the call graph; pods labelled istio=... are gateways.
-    gateways = {w.app for w in state.workloads.values() if "istio" in w.labels}
-    node = {app: "app_" + "".join(c if c.isalnum() else "_" for c in app) for call in model.calls for app in call}
-    node[OUTSIDE] = "outside"
-    lines = ["flowchart LR", '  outside(("メッシュの外"))']
-    for app in sorted(a for a in node if a != OUTSIDE):
-        lines.append(f'  {node[app]}["{app}"]')
-    unexpected: list[int] = []
-    for index, (source, target) in enumerate(sorted(model.calls)):
-        policy = model.policy_of[target]
-        protocol = declared.get((source, target))
-        label = f"{policy}" + (f" ({protocol})" if protocol else "")
-        lines.append(f'  {node[source]} -->|"{label}"| {node[target]}')
-        if protocol is None and source != OUTSIDE and source not in gateways:
-            unexpected.append(index)
-    for index in unexpected:
-        lines.append(f"  linkStyle {index} stroke:#c62828,stroke-dasharray:5 5")
-    return "\n".join(lines)

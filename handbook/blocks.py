@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lab import Lab
+from .plan import reset_commands
+from .platforms import DEFAULT_CLI
 from .shell import command_text, quote_word
 from .stages import Stage
-from .steps import DEFAULT_CLI, ApplyStep, CheckStep, ManualStep, PatchStep, Step
+from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, Step
 from .variables import Values
 
-DEFAULT_PLATFORM = "openshift"
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
 
 
@@ -23,10 +24,6 @@ class Block:
     output: str | None = None  # what a check should print
     platforms: tuple[str, ...] = ()
     demo: bool = False
-
-    @property
-    def copyable(self) -> bool:
-        return self.kind != "manual"
 
 
 def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
@@ -101,8 +98,6 @@ def reset_block(
     stages: list[Stage], platform: str, cli: str | None = None, *, delete_namespaces: bool = False
 ) -> Block:
     """The commands that remove what ``stages`` created, as one block (the clean-up page and reset --dry-run)."""
-    from .execute import reset_commands
-
     cli = cli or DEFAULT_CLI[platform]
     commands = reset_commands(stages, platform, delete_namespaces=delete_namespaces)
     texts = [command_text(command.for_cli(cli)) for _, command in commands]

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import CliMissingError, ClusterUnreachableError, LabError, NotLoggedInError
-from .steps import CLUSTER_CLIS, DEFAULT_CLI, Command
+from .platforms import CLUSTER_CLIS, DEFAULT_CLI
+from .steps import Command
 
 DEFAULT_TIMEOUT = 120.0
 

@@ -1,12 +1,13 @@
-"""Where a stage is executed: running its steps against a cluster, verifying checks, resetting."""
+"""Where a plan is executed: running its steps against a cluster, verifying checks, resetting.
+
+What runs is worked out in ``plan``; this module only runs it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .cluster import Session
 from .errors import StepFailedError, VerifyFailedError
-from .lab import Lab
+from .plan import executable_steps
 from .progress import Progress
 from .shell import quote_word
 from .stages import Stage
@@ -14,17 +15,6 @@ from .steps import ApplyStep, CheckStep, Command, PatchStep, RunStep, Step, Wait
 from .variables import Values
 
 WAIT_GRACE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Planned:
-    stage: Stage
-    step: Step
-
-
-def executable_steps(plan: list[Stage], platform: str) -> list[Planned]:
-    """The steps a catch-up run executes: not checks, not manual steps, not demonstrations."""
-    return [Planned(s, step) for s in plan for step in s.steps_for(platform) if step.executes and not step.demo]
 
 
 def _label(step: Step) -> str:
@@ -109,36 +99,6 @@ def verify_stage(session: Session, stage: Stage, platform: str, values: Values, 
             failures.append(f"  - {step.ref}: {why}")
     if failures:
         raise VerifyFailedError(f"{len(failures)} of {len(checks)} checks failed:\n" + "\n".join(failures))
-
-
-def reset_stages(lab: Lab, from_stage: Stage, keep: list[Stage] | None = None) -> list[Stage]:
-    """The stages whose objects a reset removes: ``from_stage`` and later ones, minus ``keep``."""
-    kept = {s.id for s in keep or []}
-    return [s for s in lab.stages if s.number >= from_stage.number and s.id not in kept]
-
-
-def reset_commands(
-    stages: list[Stage], platform: str, *, delete_namespaces: bool = False
-) -> list[tuple[str, Command]]:
-    """What removes everything ``stages`` created, latest first.
-
-    Demonstrations are left out: a catch-up run never makes them, and each demo cleans up after
-    itself within its stage. Namespaces (projects) are kept unless ``delete_namespaces``: the
-    lab cannot tell a namespace it created from one an instructor prepared, and a learner may
-    not be allowed to delete one.
-    """
-    commands: list[tuple[str, Command]] = []
-    for stage in reversed(stages):
-        for step in reversed(stage.steps_for(platform)):
-            if step.demo:
-                continue
-            if isinstance(step, ApplyStep):
-                commands.append((step.ref, step.delete_command()))
-            elif isinstance(step, RunStep) and (undo := step.undo_command()):
-                commands.append((step.ref, undo))
-    if not delete_namespaces:
-        commands = [(ref, command) for ref, command in commands if not command.deletes_namespace]
-    return commands
 
 
 def run_reset(session: Session, commands: list[tuple[str, Command]], values: Values, progress: Progress) -> None:

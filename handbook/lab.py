@@ -12,11 +12,13 @@ import yaml
 
 from . import yaml_load
 from .errors import DefinitionError, UsageError
-from .manifests import Document, parse_document, split_documents, text_problems
+from .manifests import Document, text_problems
 from .paths import MANIFESTS_DIR, relative
+from .plan import reader_steps
+from .replay import end_state, step_moves
 from .stages import FOLDER_NAME, Stage, load_stage
 from .steps import ApplyStep, PatchStep, RunStep
-from .variables import VariableCatalog, references, substitute
+from .variables import VariableCatalog, references
 
 STAGE_ID = re.compile(r"stage-(\d+)")
 
@@ -126,23 +128,13 @@ class Lab:
         return documents
 
     def objects(self, stages: list[Stage], values: Mapping[str, str], platform: str | None = None) -> list[dict]:
-        """The objects the apply steps of ``stages`` send, as dicts with ``values`` substituted.
+        """What the cluster holds after a reader follows every step of ``stages``, demonstrations included,
+        with ``values`` substituted (``platform`` None: the steps of every platform).
 
-        An object without ``metadata.namespace`` gets the namespace its step applies it to (``-n``),
-        as the cluster would record it.
+        The end state of ``handbook.replay``: objects in the order they were last applied, without the ones
+        a step deleted. An object without ``metadata.namespace`` has the namespace its step applied it to.
         """
-        objects: list[dict] = []
-        for stage in stages:
-            for step in stage.steps if platform is None else stage.steps_for(platform):
-                if not isinstance(step, ApplyStep):
-                    continue
-                for document in split_documents(relative(stage.folder / step.file), step.body):
-                    obj = parse_document(document, values)
-                    metadata = obj.get("metadata")
-                    if step.namespace and isinstance(metadata, dict) and not metadata.get("namespace"):
-                        metadata["namespace"] = substitute(step.namespace, values)
-                    objects.append(obj)
-        return objects
+        return end_state(step_moves(reader_steps(stages, platform)), values).objects()
 
 
 def _load_call_graph(path: Path, problems: list[str]) -> list[CallEdge]:

@@ -71,9 +71,3 @@ def parse_document(document: Document, values: Mapping[str, str]) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{document.source}, document {document.index + 1}: expected a mapping (a Kubernetes object)")
     return data
-
-
-def describe(data: Mapping) -> str:
-    """``Kind name`` for messages."""
-    name = (data.get("metadata") or {}).get("name", "?") if isinstance(data.get("metadata"), dict) else "?"
-    return f"{data.get('kind', '?')} {name}"

@@ -11,13 +11,12 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from .blocks import DEFAULT_PLATFORM, Block, catch_up_block, export_block, step_block
+from .blocks import Block, catch_up_block, export_block, step_block
 from .errors import UsageError
 from .lab import Lab
+from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
 from .stages import Stage
-from .steps import DEFAULT_CLI
 
-PLATFORM_LABELS = {"openshift": "OpenShift", "kubernetes": "Kubernetes"}
 PATTERN_LABELS = {
     "dns-label": "DNS ラベル (英小文字・数字・ハイフン、63 文字以内)",
     "dns-subdomain": "DNS サブドメイン (ドット区切りの DNS ラベル)",
@@ -90,7 +89,7 @@ class PageRenderer:
         if any(len(p) != 1 for p in platforms) or len({p[0] for p in platforms}) != len(platforms):
             raise UsageError(
                 f"{self.page}: platform_tabs({', '.join(step_ids)}) needs steps limited to one platform each, "
-                "each a different one; add `platforms: [openshift]` or `[kubernetes]` to them in "
+                "each a different one; add `platforms: [<one of " + ", ".join(PLATFORMS) + ">]` to them in "
                 f"{self.stage.definition}"
             )
         tabs = []

@@ -6,7 +6,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # LAB_MANIFESTS_DIR points the site build and apply.py at another lab (the tests use small fixture labs).
 MANIFESTS_DIR = Path(os.environ.get("LAB_MANIFESTS_DIR") or REPO_ROOT / "manifests").resolve()
-DOCS_DIR = REPO_ROOT / "docs"
 
 
 def relative(path: Path) -> str:

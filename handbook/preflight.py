@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from .cluster import Session, classify_failure
 from .errors import MissingApiError, UsageError, VariableError
 from .lab import Lab
+from .manifests import parse_document
+from .platforms import OC_ONLY_SUBCOMMANDS
 from .stages import ApiRef, Stage
-from .steps import OC_ONLY_SUBCOMMANDS, Command
+from .steps import Command
 from .variables import Values
 
 # What to do when a group's resources are missing, keyed by API group.
@@ -90,12 +92,13 @@ def served_apis(session: Session) -> set[tuple[str, str]]:
     return served
 
 
-def required_apis(lab: Lab, plan: Iterable[Stage], platform: str, values: Values) -> list[ApiRef]:
+def required_apis(plan: Iterable[Stage], platform: str, values: Values) -> list[ApiRef]:
     refs: dict[tuple[str, str], ApiRef] = {}
     for stage in plan:
         for ref in stage.requires:
             refs.setdefault((ref.api_version, ref.kind), ref)
-        for obj in lab.objects([stage], values, platform):
+        for document in stage.documents(platform):  # every object sent, even one a later step deletes
+            obj = parse_document(document, values)
             ref = ApiRef(str(obj.get("apiVersion")), str(obj.get("kind")))
             refs.setdefault((ref.api_version, ref.kind), ref)
     return list(refs.values())

@@ -11,13 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .platforms import CLUSTER_CLIS, PLATFORMS
 from .variables import substitute
 
-CLUSTER_CLIS = ("oc", "kubectl")
-# Subcommands that only `oc` has; a step using one cannot run with --cli kubectl.
-OC_ONLY_SUBCOMMANDS = frozenset({"new-project", "project", "projects", "whoami", "adm", "login", "expose", "new-app"})
-PLATFORMS = ("openshift", "kubernetes")
-DEFAULT_CLI = {"openshift": "oc", "kubernetes": "kubectl"}
 HEREDOC_DELIMITER = "EOF"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import yaml_load
+from . import yaml_load, lab_schema
 from .errors import DefinitionError, VariableError
 from .paths import relative
 
@@ -41,8 +41,6 @@ NAMED_PATTERNS: dict[str, NamedPattern] = {
         "an RFC 1123 subdomain: dot-separated labels of lower-case letters, digits and '-', at most 253 characters",
     ),
 }
-
-_KNOWN_KEYS = {"description", "default", "derive", "pattern", "pattern_help", "discover", "max_length"}
 
 
 def references(text: str) -> list[str]:
@@ -122,53 +120,23 @@ class VariableCatalog:
             raw = yaml_load.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise DefinitionError([f"{where}: cannot read: {exc}"]) from exc
-        if not isinstance(raw, dict) or not isinstance(raw.get("variables"), dict):
-            raise DefinitionError([f"{where}: expected a mapping with a 'variables' mapping at the top"])
-        problems: list[str] = []
+        problems = lab_schema.problems("variables", where, raw)
+        if problems:
+            raise DefinitionError(problems)
         variables: dict[str, Variable] = {}
         for name, spec in raw["variables"].items():
-            at = f"{where}: variables.{name}"
-            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(name)):
-                problems.append(f"{at}: a variable name is upper case letters, digits and '_'")
-                continue
-            if not isinstance(spec, dict):
-                problems.append(f"{at}: expected a mapping")
-                continue
-            unknown = sorted(set(spec) - _KNOWN_KEYS)
-            if unknown:
-                problems.append(f"{at}: unknown key(s) {unknown}; known keys are {sorted(_KNOWN_KEYS)}")
-            if ("default" in spec) == ("derive" in spec):
-                problems.append(f"{at}: give exactly one of 'default' or 'derive'")
-            if not spec.get("description"):
-                problems.append(f"{at}.description: every variable needs a description for the pages")
-            pattern_name = spec.get("pattern")
-            if pattern_name is None:
-                problems.append(f"{at}.pattern: every variable needs a pattern (dns-label, dns-subdomain or a regex)")
-                continue
-            named = NAMED_PATTERNS.get(pattern_name)
-            if named:
-                regex, max_length, help_text = named.regex, named.max_length, named.help
-            else:
-                try:
-                    re.compile(pattern_name)
-                except re.error as exc:
-                    problems.append(f"{at}.pattern: not a valid regex: {exc}")
-                    continue
-                regex, max_length, help_text = pattern_name, spec.get("max_length"), ""
-            discover = {
-                str(platform): tuple(str(word) for word in argv)
-                for platform, argv in (spec.get("discover") or {}).items()
-            }
+            named = NAMED_PATTERNS.get(spec["pattern"])
             variables[name] = Variable(
                 name=name,
-                description=str(spec.get("description", "")),
-                pattern=regex,
-                pattern_help=str(spec.get("pattern_help") or help_text or regex),
-                max_length=max_length,
-                pattern_name=pattern_name if named else "",
+                description=spec["description"],
+                pattern=named.regex if named else spec["pattern"],
+                pattern_help=str(spec.get("pattern_help") or (named.help if named else spec["pattern"])),
+                max_length=named.max_length if named else spec.get("max_length"),
+                pattern_name=spec["pattern"] if named else "",
                 default=None if spec.get("default") is None else str(spec["default"]),
-                derive=None if spec.get("derive") is None else str(spec["derive"]),
-                discover=discover,
+                derive=spec.get("derive"),
+                discover={platform: tuple(str(w) for w in argv)
+                          for platform, argv in (spec.get("discover") or {}).items()},
             )
         for variable in variables.values():
             for dependency in variable.depends_on():

@@ -14,14 +14,14 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 
 from handbook import blocks
-from handbook.blocks import DEFAULT_PLATFORM
 from handbook.diagrams import render_diagram
 from handbook.errors import LabError
-from handbook.execute import reset_stages
 from handbook.lab import load_lab
 from handbook.manifest_check import notice_lines, validate_manifests
 from handbook.pages import PageRenderer, block_markdown
 from handbook.pages import variables_table as pages_variables_table
+from handbook.plan import reset_stages
+from handbook.platforms import DEFAULT_PLATFORM
 from handbook.stage_map import render_stage_map, stage_pages
 from handbook.tables import render_table
 from handbook.validation import FallbackWarning, Validator
@@ -105,14 +105,15 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         """The clean-up commands; the same text as `apply.py reset [stage-N] [--keep ...] [--delete-namespaces]
         --dry-run`."""
         lab = load_lab()
-        stages = reset_stages(lab, lab.stage(from_stage), [lab.stage(k) for k in keep])
+        stages = reset_stages(lab.stages, lab.stage(from_stage), [lab.stage(k) for k in keep])
         block = blocks.reset_block(stages, DEFAULT_PLATFORM, delete_namespaces=delete_namespaces)
         return block_markdown(block)
 
     @env.macro
-    def diagram(name: str) -> str:
+    def diagram(name: str, after: str | None = None) -> str:
+        """The diagram of the cluster at the end of the page's stage, or right after its step ``after``."""
         r = renderer()
-        return "```mermaid\n" + render_diagram(name, r.lab, r.stage) + "\n```\n"
+        return "```mermaid\n" + render_diagram(name, r.lab, r.stage, after) + "\n```\n"
 
     @env.macro
     def stage_map() -> str:

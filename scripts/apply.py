@@ -39,14 +39,15 @@ from handbook.errors import (  # noqa: E402
     StepFailedError,
     UsageError,
 )
-from handbook.execute import apply_plan, reset_commands, reset_stages, run_reset, verify_stage  # noqa: E402
+from handbook.execute import apply_plan, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import notice_lines, validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
+from handbook.plan import reset_commands, reset_stages  # noqa: E402
+from handbook.platforms import CLUSTER_CLIS, DEFAULT_PLATFORM, PLATFORMS  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
 from handbook.shell import quote_word  # noqa: E402
-from handbook.steps import PLATFORMS  # noqa: E402
 from handbook.validation import ValidationSetupError, Validator, from_environment  # noqa: E402
 
 
@@ -64,8 +65,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what a reader would paste; touch nothing")
     p.add_argument("--user", help="shorthand for --set LAB_USER=NAME")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a variable (repeatable)")
-    p.add_argument("--platform", choices=PLATFORMS, default="openshift")
-    p.add_argument("--cli", choices=("oc", "kubectl"), help="the cluster CLI (default: detected)")
+    p.add_argument("--platform", choices=PLATFORMS, default=DEFAULT_PLATFORM)
+    p.add_argument("--cli", choices=CLUSTER_CLIS, help="the cluster CLI (default: detected)")
     p.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     p.add_argument("--yes", action="store_true", help="reset without asking")
     p.add_argument("--delete-namespaces", action="store_true",
@@ -92,7 +93,7 @@ def resume_command(args: argparse.Namespace, user: str | None = None) -> str:
         words += ["--set", assignment]
     for crds in args.crds:
         words += ["--crds", str(crds)]
-    if args.platform != "openshift":
+    if args.platform != DEFAULT_PLATFORM:
         words += ["--platform", args.platform]
     if args.cli:
         words += ["--cli", args.cli]
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
             raise UsageError("verify needs a stage, e.g. apply.py verify stage-1")
         plan = [lab.stage(args.stage)]
     elif args.command == "reset":
-        plan = reset_stages(lab, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
+        plan = reset_stages(lab.stages, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
     elif STAGE_ID.fullmatch(args.command):
         if args.stage:
             raise UsageError(f"unexpected argument {args.stage!r} after {args.command}")
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
         progress.note(f"reset: removed what {', '.join(s.id for s in plan)} created")
         return 0
 
-    check_apis(session, required_apis(lab, plan, args.platform, values))
+    check_apis(session, required_apis(plan, args.platform, values))
     count = apply_plan(session, plan, args.platform, values, progress, resume_command(args))
     progress.note(f"done: {count} steps of {', '.join(s.id for s in plan)}; check with: "
                   f"python3 scripts/apply.py verify {plan[-1].id}")
@@ -217,7 +218,7 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     who = check_login(shared)
     discovered = discover_values(shared, lab, plan, args.platform, overrides)
     first = lab.variables.resolve({**overrides, "LAB_USER": users[0]}, discovered)
-    check_apis(shared, required_apis(lab, plan, args.platform, first))
+    check_apis(shared, required_apis(plan, args.platform, first))
     print(f"{cli} logged in as {who}; {len(users)} users, {args.parallel} at a time", file=out)
 
     def run_one(user: str, progress) -> UserOutcome:  # noqa: ANN001 - a UserProgress

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_LAB, FakeCli, run_apply
+from support.apply_cli import FIXTURE_LAB, FakeCli, run_apply
 
 from handbook.blocks import dry_run_text, split_dry_run
 from handbook.lab import Lab

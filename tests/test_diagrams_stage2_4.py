@@ -310,20 +310,23 @@ def test_no_route_is_an_error() -> None:
 # --- the repository's own manifests ------------------------------------------
 
 
-def _repository_objects(stage_id: str) -> list[dict]:
-    from handbook.diagrams.mermaid import symbolic_values
+def _repository_objects(stage_id: str, after: str | None = None) -> list[dict]:
+    from handbook.diagrams import objects_at
     from handbook.lab import Lab
 
     lab = Lab.load()
-    return lab.objects(lab.stages_upto(stage_id), symbolic_values(lab))
+    return objects_at(lab, lab.stage(stage_id), after)
 
 
 def test_stage_2_manifests_give_each_mesh_its_own_namespaces() -> None:
-    arrows = edges(mesh_membership.render(_repository_objects("stage-2")))
+    arrows = edges(mesh_membership.render(_repository_objects("stage-2", after="wait-neighbour-mesh")))
     mine = {target for source, target in arrows if source == "istiod___MESH_NAME_"}
     assert mine == {"ns___MESH_NS_", "ns___APP_NS_"}
     peer = {target for source, target in arrows if source == "istiod___LAB_USER__peer"}
     assert peer == {"ns___LAB_USER__peer_istio_system", "ns___LAB_USER__peer_app"}
+    # The demonstration removes the neighbour again: at the end of stage 2 only the reader's mesh is left.
+    arrows = edges(mesh_membership.render(_repository_objects("stage-2")))
+    assert {source for source, _ in arrows if source.startswith("istiod_")} == {"istiod___MESH_NAME_"}
 
 
 def test_stage_4_manifests_lead_from_both_routes_to_front_end() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import FakeCli
+from support.apply_cli import FakeCli
 from test_apply_cli import HAPPY, apply
 
 from handbook.errors import UsageError

@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_LAB, FakeCli, make_fake_cli
+from support.apply_cli import FIXTURE_LAB, FakeCli, make_fake_cli
 
 from handbook.blocks import export_block, step_block
 from handbook.lab import Lab
+from handbook.platforms import DEFAULT_CLI, PLATFORMS
 from handbook.shell import quote_word
-from handbook.steps import DEFAULT_CLI, PLATFORMS
 
 LABS = {"fixture": FIXTURE_LAB, "real": None}
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_LAB, REPO, run_apply
-from site_html import built_page, page_blocks, stage_pages
+from support.apply_cli import FIXTURE_LAB, REPO, run_apply
+from support.site_html import built_page, page_blocks, stage_pages
 
 from handbook.blocks import split_dry_run
 from handbook.lab import Lab
-from handbook.steps import PLATFORMS
+from handbook.platforms import PLATFORMS
 
 MKDOCS = [sys.executable, "-m", "mkdocs"]
 

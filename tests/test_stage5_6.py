@@ -17,10 +17,11 @@ import pytest
 from handbook.diagrams import traffic_split
 from handbook.diagrams.mermaid import symbolic_values
 from handbook.lab import Lab
-from handbook.manifests import parse_document, split_documents
-from handbook.paths import relative
+from handbook.plan import executable_steps, reader_steps
+from handbook.platforms import DEFAULT_PLATFORM
+from handbook.replay import end_state, step_moves
 from handbook.stages import Stage
-from handbook.steps import ApplyStep, CheckStep, RunStep
+from handbook.steps import ApplyStep, CheckStep
 from handbook.tables import circuit_breaker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -257,54 +258,11 @@ def test_meanings_match_the_destination_rule_schema() -> None:
 
 # --- stage 6 removes what it breaks -------------------------------------------------------
 
-KINDS = {"deployment": "Deployment", "deployments": "Deployment", "virtualservice": "VirtualService",
-         "virtualservices": "VirtualService", "destinationrule": "DestinationRule",
-         "destinationrules": "DestinationRule", "job": "Job", "jobs": "Job"}
-
-
-def deleted_by(argv: tuple[str, ...]) -> set[tuple[str, str, str]]:
-    """(kind, namespace, name) that an ``oc delete`` argument list removes."""
-    if argv[:2] not in (("oc", "delete"), ("kubectl", "delete")):
-        return set()
-    namespace, words, skip = "", [], False
-    for i, word in enumerate(argv[2:], start=2):
-        if skip:
-            skip = False
-            continue
-        if word in ("-n", "--namespace"):
-            namespace, skip = argv[i + 1], True
-        elif not word.startswith("-"):
-            words.append(word)
-    found = set()
-    if words and "/" not in words[0]:
-        kind = KINDS[words[0]]
-        found = {(kind, namespace, name) for name in words[1:]}
-    for word in words:
-        if "/" in word:
-            kind, name = word.split("/", 1)
-            found.add((KINDS[kind], namespace, name))
-    return found
-
-
 def simulate(lab: Lab, stage: Stage, *, catch_up: bool) -> tuple[dict, set]:
-    """The objects a stage's steps leave behind, and which of them only demonstrations created."""
-    values = symbolic_values(lab)
-    state: dict[tuple[str, str, str], dict] = {}
-    demo_only: set[tuple[str, str, str]] = set()
-    for step in stage.steps:
-        if catch_up and (step.demo or not step.executes):
-            continue
-        if isinstance(step, ApplyStep):
-            for document in split_documents(relative(stage.folder / step.file), step.body):
-                obj = parse_document(document, values)
-                key = (obj["kind"], obj["metadata"].get("namespace") or step.namespace or "", obj["metadata"]["name"])
-                state[key] = obj
-                (demo_only.add if step.demo else demo_only.discard)(key)
-        elif isinstance(step, RunStep):
-            for key in deleted_by(step.argv):
-                state.pop(key, None)
-                demo_only.discard(key)
-    return state, demo_only
+    """The objects a stage's steps leave behind (handbook.replay), and which of them only demonstrations made."""
+    planned = executable_steps([stage], DEFAULT_PLATFORM) if catch_up else reader_steps([stage])
+    snapshot = end_state(step_moves(planned), symbolic_values(lab))
+    return {key: held.doc for key, held in snapshot.present.items()}, snapshot.demo_only()
 
 
 def faults(state: dict) -> list[str]:
@@ -346,13 +304,6 @@ def test_the_fault_check_would_notice_a_fault_left_behind(lab: Lab) -> None:
                                "steps": tuple(s for s in stage.steps if s.id != "remove-stuck-replica")})
     _, demo_only = simulate(lab, without_cleanup, catch_up=False)
     assert demo_only == {("Deployment", "${APP_NS}", "catalogue-stuck")}
-
-
-def test_deleted_by_reads_both_forms() -> None:
-    assert deleted_by(("oc", "delete", "deployment/x", "-n", "ns", "--ignore-not-found")) == {("Deployment", "ns", "x")}
-    assert deleted_by(("oc", "delete", "virtualservice", "a", "b", "-n", "ns")) == {
-        ("VirtualService", "ns", "a"), ("VirtualService", "ns", "b")}
-    assert deleted_by(("oc", "get", "pods")) == set()
 
 
 # --- checks, pages, manifests ---------------------------------------------------------------

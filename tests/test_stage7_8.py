@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from handbook import authz
+from handbook.diagrams import authorization
 from handbook.diagrams.mermaid import symbolic_values
-from handbook.execute import reset_commands
 from handbook.lab import Lab
+from handbook.plan import reset_commands
 from handbook.stages import load_stage
 from handbook.steps import ApplyStep, CheckStep, RunStep
 
@@ -326,14 +327,14 @@ def test_the_shop_client_asks_for_the_gateways_host(lab: Lab) -> None:
 
 
 def test_authorization_diagram_draws_every_allowed_call(lab: Lab) -> None:
-    source = authz.diagram(lab, lab.stage("stage-8"))
+    source = authorization.render(lab, lab.stage("stage-8"))
     arrows = re.findall(r'^\s+(\S+) -->\|"([^"]+)"\| (\S+)$', source, re.MULTILINE)
     assert len(arrows) == len(lab.call_graph) + len(INGRESS_CALLS)
     assert "linkStyle" not in source
     # A policy that allows a call the call graph does not declare is drawn red.
     fewer = dataclasses.replace(lab, call_graph=lab.call_graph[1:])
     dropped = lab.call_graph[0]
-    red = authz.diagram(fewer, fewer.stage("stage-8"))
+    red = authorization.render(fewer, fewer.stage("stage-8"))
     styled = [int(i) for i in re.findall(r"linkStyle (\d+) ", red)]
     lines = [line for line in red.splitlines() if "-->" in line]
     assert [lines[i] for i in styled] == [

@@ -85,12 +85,12 @@ def edit(path: Path, old: str, new: str) -> None:
     ("old", "new", "expected"),
     [
         ("apply: web.yaml", "apply: missing.yaml", "steps[2] (deploy-web).apply: "),
-        ("  - id: look\n", "  - id: look\n    colour: red\n", "steps[6] (look): unknown key(s) ['colour']"),
-        ("  - id: look\n", "  - id: wait-web\n", "steps[6].id: duplicate step id 'wait-web'"),
-        ("    platforms: [kubernetes]\n", "    platforms: [k8s]\n", "unknown platform 'k8s'"),
-        ("      timeout: 120s\n", "      timeout: soon\n", "wait.timeout: required, a duration"),
+        ("  - id: look\n", "  - id: look\n    colour: red\n", "(look).colour: does not belong in a manual step"),
+        ("  - id: look\n", "  - id: wait-web\n", "steps[6] (wait-web).id: duplicate step id 'wait-web'"),
+        ("    platforms: [kubernetes]\n", "    platforms: [k8s]\n", "platforms[0]: 'k8s' is not one of openshift"),
+        ("      timeout: 120s\n", "      timeout: soon\n", "timeout: 'soon' does not have the expected form"),
         ("    run: [oc, scale", "    run: \"oc scale\"\n    x: [oc, scale", "(break-web)"),
-        ("        equals: \"200\"\n", "        matches: \"200\"\n", "check.expect: expected one or more of"),
+        ("        equals: \"200\"\n", "        matches: \"200\"\n", "expect.matches: unknown field; allowed: absent"),
     ],
 )
 def test_definition_errors_name_file_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:

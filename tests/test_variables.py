@@ -82,16 +82,20 @@ def test_catalog_errors_name_the_file_and_field(tmp_path: Path) -> None:
         tmp_path,
         "variables:\n"
         "  A:\n    description: a\n    default: x\n    derive: ${B}\n    pattern: dns-label\n"
-        "  C:\n    description: c\n    derive: ${MISSING}\n    pattern: dns-label\n"
         "  D:\n    default: Bad_Default\n    pattern: dns-label\n    colour: red\n",
     )
     with pytest.raises(DefinitionError) as info:
         VariableCatalog.load(path)
     text = "\n".join(info.value.problems)
-    assert "variables.A: give exactly one of 'default' or 'derive'" in text
-    assert "variables.C refers to undeclared ${MISSING}" in text
-    assert "variables.D: unknown key(s) ['colour']" in text
-    assert "variables.D.description" in text
+    assert "variables.A: give exactly one of default or derive" in text
+    assert "variables.D.colour: unknown field; allowed: default, derive, description" in text
+    assert "variables.D.description: required; what the variable means" in text
+
+
+def test_a_reference_to_an_undeclared_variable_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "variables:\n  C:\n    description: c\n    derive: ${MISSING}\n    pattern: dns-label\n")
+    with pytest.raises(DefinitionError, match=r"variables.C refers to undeclared \$\{MISSING\}"):
+        VariableCatalog.load(path)
 
 
 def test_cycle_is_reported(tmp_path: Path) -> None:

@@ -1,29 +1,24 @@
 """Markdown tables generated from the manifests (for example what each circuit-breaker field does).
 
-Each entry takes the documents of every stage up to the page's stage (variables kept as
-``${NAME}``) and returns a Markdown table. Generators live in this package, one module each,
-with ``render(docs: list[dict]) -> str``; register them in TABLES.
+Each generator is a module of this package with ``render(objects: list[dict]) -> str``; it reads
+what the cluster holds at the end of the page's stage, variables kept as ``${NAME}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import import_module
 
-from ..diagrams.mermaid import symbolic_values
+from ..diagrams import objects_at
 from ..lab import Lab
 from ..stages import Stage
+from . import circuit_breaker
 
-TABLES: dict[str, str] = {
-    # name used in pages -> module in this package
-    "circuit_breaker": "circuit_breaker",
+TABLES: dict[str, Callable[[list[dict]], str]] = {
+    "circuit_breaker": circuit_breaker.render,
 }
-
-TableFn = Callable[[list[dict]], str]
 
 
 def render_table(name: str, lab: Lab, stage: Stage) -> str:
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; known tables: {', '.join(TABLES) or 'none'}")
-    render: TableFn = import_module(f"{__name__}.{TABLES[name]}").render
-    return render(lab.objects(lab.stages_upto(stage.id), symbolic_values(lab)))
+    return TABLES[name](objects_at(lab, stage))

@@ -170,7 +170,7 @@ _QUOTED = re.compile(r'"([^"]*)"')
 _EDGE = re.compile(r"\|([^|]+)\|")
 _PARTICIPANT = re.compile(r"\s*(?:participant|actor)\s+\S+\s+as\s+(?P<label>.+?)\s*$")
 _MESSAGE = re.compile(r"\s*(?:Note\s+(?:over|left of|right of)\s+[^:]+|[^:]*?-[->)x]+\+?-?[^:]*):\s*(?P<text>.+?)\s*$")
-_DIAGRAM_CALL = re.compile(r"""diagram\(\s*["']([^"']+)["']\s*\)""")
+_DIAGRAM_CALL = re.compile(r"""diagram\(\s*["']([^"']+)["']\s*(?:,\s*after\s*=\s*["']([^"']+)["']\s*)?\)""")
 
 
 def page_text(page_html: str) -> str:
@@ -185,8 +185,9 @@ def mermaid_sources(page_html: str) -> list[str]:
     return [html.unescape(m.group("source")) for m in _MERMAID.finditer(page_html)]
 
 
-def diagram_calls(markdown: str) -> list[str]:
-    return _DIAGRAM_CALL.findall(markdown)
+def diagram_calls(markdown: str) -> list[tuple[str, str | None]]:
+    """(name, after) of every diagram("name") or diagram("name", after="step-id") call; after is None when absent."""
+    return [(name, after or None) for name, after in _DIAGRAM_CALL.findall(markdown)]
 
 
 def mermaid_labels(source: str) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_apply
+from support.apply_cli import run_apply
 
 from handbook.blocks import split_dry_run
 from handbook.diagrams import render_diagram
@@ -83,8 +83,8 @@ def test_diagrams_render_with_their_labels(browser: Any, base_url: str, built_si
             sources = mermaid_sources(path.read_text(encoding="utf-8"))
             source_md = docs / f"{stem}.md"
             calls = diagram_calls(source_md.read_text(encoding="utf-8")) if source_md.exists() else []
-            for name in calls:
-                expected = render_diagram(name, lab, lab.stage(stage_of[stem])).strip()
+            for name, after in calls:
+                expected = render_diagram(name, lab, lab.stage(stage_of[stem]), after).strip()
                 assert expected in [s.strip() for s in sources], (
                     f"docs/{stem}.md calls diagram({name!r}), but the built page does not show handbook's source"
                 )

@@ -9,14 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import run_apply
+from support.apply_cli import run_apply
 
 from handbook.blocks import catch_up_block, split_dry_run
 from handbook.errors import VariableError
 from handbook.lab import Lab
-from handbook.stage_map import FORM_VARIABLES, stage_pages
+from handbook.platforms import PLATFORMS
+from handbook.reader_form import FORM_VARIABLES
+from handbook.stage_map import stage_pages
 from handbook.stages import Stage
-from handbook.steps import PLATFORMS
 
 from .harness import REPO, SCREENSHOTS, browser_context, page_text, page_url, site_pages
 

@@ -10,7 +10,8 @@ import pytest
 from handbook.blocks import export_block
 from handbook.errors import DefinitionError
 from handbook.lab import Lab
-from handbook.stage_map import join_lines, reader_values, render_stage_map, stage_pages
+from handbook.reader_form import reader_values
+from handbook.stage_map import join_lines, render_stage_map, stage_pages
 
 from .harness import REPO
 

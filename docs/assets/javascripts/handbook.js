@@ -10,7 +10,7 @@
  * `export APP_NS=${LAB_USER}-sockshop` and every other command keep their ${VAR}.
  * Without JavaScript nothing changes: the pages show the defaults.
  *
- * The rules come from manifests/variables.yaml through handbook/stage_map.py (reader_values),
+ * The rules come from manifests/variables.yaml through handbook/reader_form.py (reader_values),
  * embedded as JSON in <script id="lab-reader-values">.
  */
 (function () {
