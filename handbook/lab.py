@@ -13,8 +13,9 @@ import yaml
 from .errors import DefinitionError, UsageError
 from .manifests import Document, parse_document, split_documents, text_problems
 from .paths import MANIFESTS_DIR, relative
+from .prose import unknown_links
 from .stages import FOLDER_NAME, Stage, load_stage
-from .steps import ApplyStep, PatchStep, RunStep
+from .steps import ApplyStep, ManualStep, PatchStep, RunStep
 from .variables import VariableCatalog, references, substitute
 
 STAGE_ID = re.compile(r"stage-(\d+)")
@@ -77,6 +78,12 @@ class Lab:
                                 f"{stage.definition}: step {step.id}: ${{{name}}} is not declared in "
                                 "manifests/variables.yaml"
                             )
+                if isinstance(step, ManualStep):
+                    for step_id in unknown_links(step.text, (s.id for s in stage.steps)):
+                        problems.append(
+                            f"{stage.definition}: step {step.id}: the link (step:{step_id}) names no step of "
+                            f"{stage.id}"
+                        )
                 if isinstance(step, ApplyStep | PatchStep) and step.body:
                     source = relative(stage.folder / step.file)
                     problems.extend(text_problems(source, step.body, self.variables.variables))

@@ -14,6 +14,7 @@ from .manifests import Document, split_documents
 from .paths import relative
 from .steps import (
     PLATFORMS,
+    TERMINALS,
     ApplyStep,
     CheckStep,
     Expectation,
@@ -29,7 +30,7 @@ FOLDER_NAME = re.compile(r"stage-(\d+)-[a-z0-9-]+")
 STEP_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 STEP_KINDS = ("apply", "patch", "run", "wait", "check", "manual")
 _STAGE_KEYS = {"title", "summary", "minutes", "audience", "before", "requires", "steps"}
-_COMMON_STEP_KEYS = {"id", "platforms", "demo"}
+_COMMON_STEP_KEYS = {"id", "platforms", "demo", "terminal"}
 _STEP_KEYS = {
     "apply": {"apply", "namespace", "undo"},
     "patch": {"patch"},
@@ -197,7 +198,12 @@ def _load_step(reader: _Reader, folder: Path, stage_id: str, at: str, raw: Any) 
         "stage_id": stage_id,
         "platforms": platforms,
         "demo": bool(raw.get("demo", False)),
+        "terminal": str(raw.get("terminal", "same")),
     }
+    if common["terminal"] not in TERMINALS:
+        reader.problem(f"{at}.terminal", f"expected one of {', '.join(TERMINALS)}")
+    elif common["terminal"] == "new" and kind not in ("run", "check"):
+        reader.problem(f"{at}.terminal", "only a run or check step can be meant for a new terminal")
     value = raw[kind]
     if kind == "apply":
         body = _read_file(reader, folder, f"{at}.apply", value)

@@ -81,3 +81,23 @@ def bash() -> str:
     path = shutil.which("bash")
     assert path, "bash is required"
     return path
+
+
+def build(project: Path, site: Path, lab: Path | None = None) -> subprocess.CompletedProcess:
+    """`mkdocs build --strict` of ``project`` into ``site`` (with another lab folder, if given)."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    if lab is not None:
+        env["LAB_MANIFESTS_DIR"] = str(lab)
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"), "-d", str(site)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's site, built once per session (tests/test_site.py, tests/test_page_text.py)."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(REPO, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
