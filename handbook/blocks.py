@@ -37,20 +37,21 @@ class Block:
 
 # What bash prints when a value read from the cluster is empty: "bash: APPS_DOMAIN: <this>".
 EMPTY_VALUE_MESSAGE = (
-    "クラスターから読み取れませんでした。講師から値を受け取り、「あなたの値」の欄に入れて保存するか、"
-    "export {name}= の行をその値に書き換えてから、このブロックを貼り直してください"
+    "クラスターから読み取れませんでした。講師から値を受け取り、「あなたの値」の欄に保存するか、"
+    "export {name}= の行に書き入れてから、このブロックを貼り直してください"
 )
 
 
 def _export_lines(lab: Lab, names: list[str], platform: str, values: Values | None) -> tuple[list[str], list[str]]:
-    """``export NAME=...`` for ``names``, and the names whose value is read from the cluster.
+    """``export NAME=...`` for ``names``, and the names that a cluster can supply (each gets a guard).
 
     Without values (the pages), derived variables show their derivation and discoverable ones
-    the command that reads them from the cluster; values given with --set show literally.
+    the command that reads them from the cluster; values given with --set show literally. The
+    guards do not depend on the values, so that the values form (handbook.js), which rewrites
+    only the ``export`` lines, shows exactly what ``apply.py --dry-run --set`` prints.
     """
     defaults = values or lab.variables.resolve()
     lines: list[str] = []
-    discovered: list[str] = []
     for name in names:
         variable = lab.variables.variables[name]
         origin = defaults.origin(name)
@@ -60,29 +61,28 @@ def _export_lines(lab: Lab, names: list[str], platform: str, values: Values | No
             rhs = str(variable.derive)
         elif platform in variable.discover:
             rhs = "$(" + " ".join(quote_word(w) for w in variable.discover[platform]) + ")"
-            discovered.append(name)
         else:
             rhs = quote_word(defaults[name])
         lines.append(f"export {name}={rhs}")
-    return lines, discovered
+    return lines, [name for name in names if lab.variables.variables[name].discover]
 
 
-def _guarded(discovered: list[str], then: str) -> list[str]:
-    """``then``, run only when no value read from the cluster is empty.
+def _guarded(discoverable: list[str], then: str) -> list[str]:
+    """``then``, run only when no value that a cluster supplies is empty.
 
     ``: "${NAME:?message}"`` prints the message and stops: a script exits, an interactive shell
     drops the rest of the command, and ``&&`` makes ``then`` part of that command.
     """
-    guards = [f': "${{{name}:?{EMPTY_VALUE_MESSAGE.format(name=name)}}}" &&' for name in discovered]
+    guards = [f': "${{{name}:?{EMPTY_VALUE_MESSAGE.format(name=name)}}}" &&' for name in discoverable]
     return [*guards, ("  " if guards else "") + then]
 
 
 def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
     """``export NAME=...`` lines for every variable the stage uses, a stop on an empty value, and the values."""
     names = lab.variables_for(stage)
-    lines, discovered = _export_lines(lab, names, platform, values)
+    lines, discoverable = _export_lines(lab, names, platform, values)
     shown = " ".join(f'"{name}=${{{name}}}"' for name in names)
-    lines += _guarded(discovered, f"printf '%s\\n' {shown}")
+    lines += _guarded(discoverable, f"printf '%s\\n' {shown}")
     return Block(ref=f"{stage.id}/export", kind="export", text="\n".join(lines))
 
 
@@ -109,8 +109,8 @@ def step_block(
     if step.terminal == "new":
         assert lab is not None, f"{step.ref}: a block for a new terminal needs the lab for its export lines"
         names = lab.variables.closure(dict.fromkeys(references(" ".join(step.texts()))))
-        lines, discovered = _export_lines(lab, names, platform, values)
-        text = "\n".join([*lines, *_guarded(discovered, text)])
+        lines, discoverable = _export_lines(lab, names, platform, values)
+        text = "\n".join([*lines, *_guarded(discoverable, text)])
     title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
     return Block(text=text, title=title, output=output, **common)

@@ -81,9 +81,7 @@ def _code_lines(lines: list[str]) -> set[int]:
     """Indices of the lines of indented code blocks (four spaces, after a blank line or more code)."""
     code: set[int] = set()
     for i, line in enumerate(lines):
-        indented = line.startswith("    ") or line.startswith("\t")
-        after_break = i == 0 or not lines[i - 1].strip() or (i - 1) in code
-        if indented and (after_break or (i - 1) in code) and (line.strip() or (i - 1) in code):
+        if line.startswith(("    ", "\t")) and (i == 0 or not lines[i - 1].strip() or (i - 1) in code):
             code.add(i)
     return code
 

@@ -16,9 +16,10 @@ from conftest import FIXTURE_LAB, REPO, build, make_fake_cli
 from site_html import HTML_ELEMENTS, element_ids, element_names, prose_text, stage_pages, step_links
 from test_site import PAGE, small_project
 
-from handbook.blocks import step_block
+from handbook.blocks import EMPTY_VALUE_MESSAGE, step_block
 from handbook.errors import DefinitionError
 from handbook.lab import Lab
+from handbook.prose import manual_markdown
 from handbook.steps import DEFAULT_CLI
 
 
@@ -135,3 +136,22 @@ def test_second_terminal_block_runs_in_an_empty_environment(tmp_path: Path, bash
     values = lab.variables.resolve(discovered={"APPS_DOMAIN": "apps.second.example"} if platform == "openshift" else {})
     expected = step.command().for_cli(DEFAULT_CLI[platform]).resolved(values)
     assert fake.calls()[-1]["argv"] == list(expected.argv)
+
+
+def test_manual_text_is_escaped_outside_code_only() -> None:
+    text = "開く <SHOP_HOST の値> と `a <b>` と ${APP_NS} & [前の手順](step:x)\n\n    kubectl get <x> ${APP_NS}"
+    rendered = manual_markdown(text, lambda step_id, words: f"[{words}](#step-{step_id})")
+    assert rendered.splitlines() == [
+        '開く <span class="lab-value" data-var="SHOP_HOST">&lt;SHOP_HOST の値&gt;</span> と `a <b>` と '
+        '<span class="lab-value" data-var="APP_NS">${APP_NS}</span> &amp; [前の手順](#step-x)',
+        "",
+        "    kubectl get <x> ${APP_NS}",
+    ]
+
+
+def test_setup_page_quotes_the_message_of_the_export_block() -> None:
+    """The setup page shows the start of the message a reader sees, and how to get the value instead."""
+    setup = (REPO / "docs" / "setup.md").read_text(encoding="utf-8")
+    message = EMPTY_VALUE_MESSAGE.format(name="APPS_DOMAIN")
+    assert f"bash: APPS_DOMAIN: {message.split('、')[0]}、" in setup
+    assert "export APPS_DOMAIN=受け取った値" in setup and "「あなたの値」" in setup
