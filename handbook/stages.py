@@ -202,8 +202,8 @@ def _load_step(reader: _Reader, folder: Path, stage_id: str, at: str, raw: Any) 
     }
     if common["terminal"] not in TERMINALS:
         reader.problem(f"{at}.terminal", f"expected one of {', '.join(TERMINALS)}")
-    elif common["terminal"] == "new" and kind not in ("run", "check"):
-        reader.problem(f"{at}.terminal", "only a run or check step can be meant for a new terminal")
+    elif common["terminal"] == "new" and kind != "run":
+        reader.problem(f"{at}.terminal", "only a run step (a command that keeps running) can be for a new terminal")
     value = raw[kind]
     if kind == "apply":
         body = _read_file(reader, folder, f"{at}.apply", value)

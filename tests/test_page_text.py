@@ -155,3 +155,23 @@ def test_setup_page_quotes_the_message_of_the_export_block() -> None:
     message = EMPTY_VALUE_MESSAGE.format(name="APPS_DOMAIN")
     assert f"bash: APPS_DOMAIN: {message.split('、')[0]}、" in setup
     assert "export APPS_DOMAIN=受け取った値" in setup and "「あなたの値」" in setup
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  - id: break-web\n", "  - id: break-web\n    terminal: other\n",
+         "(break-web).terminal: expected one of same, new"),
+        ("  - id: wait-web\n", "  - id: wait-web\n    terminal: new\n", "(wait-web).terminal: only a run step"),
+    ],
+)
+def test_terminal_field_is_checked(tmp_path: Path, old: str, new: str, message: str) -> None:
+    lab = tmp_path / "lab"
+    shutil.copytree(FIXTURE_LAB, lab)
+    stage = lab / "stage-1-demo" / "stage.yaml"
+    text = stage.read_text(encoding="utf-8")
+    assert old in text
+    stage.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(DefinitionError) as caught:
+        Lab.load(lab)
+    assert message in str(caught.value)
