@@ -8,6 +8,10 @@ for that step, including its ``unless`` guard both ways. One bash per stage and 
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import select
 import shlex
 import subprocess
 from dataclasses import replace
@@ -128,3 +132,30 @@ def test_export_block_stops_when_the_domain_cannot_be_read(tmp_path: Path, bash:
         assert "APPS_DOMAIN: クラスターから読み取れませんでした" in result.stderr
         assert "講師" in result.stderr
         assert result.stdout == "", f"{stage.id}: printed before stopping: {result.stdout!r}"
+
+
+def test_export_block_pasted_into_an_interactive_shell_prints_no_values(tmp_path: Path, bash: str) -> None:
+    """In a terminal (bash -i on a pty) the guard drops the rest of its command: the message, no values."""
+    lab = Lab.load()
+    fake = make_fake_cli(tmp_path)
+    fake.rules([{"match": DISCOVER, "exit": 1, "stderr": "Error from server (Forbidden)\n"}])
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a reader's terminal
+        os.execvpe(bash, [bash, "--norc", "--noprofile", "-i"], fake.env())
+    text = export_block(lab, lab.stage("stage-4"), "openshift").text
+    os.write(fd, (text + "\necho SHELL-STILL-HERE\nexit\n").encode())
+    output = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 20)
+        try:
+            chunk = os.read(fd, 65536) if ready else b""
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        output += chunk
+    os.waitpid(pid, 0)
+    shown = re.sub(r"\x1b\[\??[0-9;]*[A-Za-z]|\r", "", output.decode(errors="replace"))  # no terminal codes
+    assert "APPS_DOMAIN: クラスターから読み取れませんでした" in shown
+    assert "APP_NS=user1-sockshop" not in shown, "the values were printed although APPS_DOMAIN is empty"
+    assert "\nSHELL-STILL-HERE" in shown, "the reader's shell is still there"
