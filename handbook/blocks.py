@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from .lab import Lab
 from .plan import reset_commands
-from .platforms import DEFAULT_CLI
+from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM
+from .prose import plain_text
 from .shell import command_text, quote_word
 from .stages import Stage
-from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, Step
-from .variables import Values
+from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, RunStep, Step
+from .variables import Values, references
 
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
 
@@ -24,17 +25,31 @@ class Block:
     output: str | None = None  # what a check should print
     platforms: tuple[str, ...] = ()
     demo: bool = False
+    terminal: str = "same"  # "new": the block is pasted into a second terminal and sets its own variables
+
+    @property
+    def step_id(self) -> str:
+        return self.ref.rpartition("/")[2]
 
 
-def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
-    """``export NAME=...`` lines for every variable the stage uses.
+# What bash prints when a value read from the cluster is empty: "bash: APPS_DOMAIN: <this>".
+EMPTY_VALUE_MESSAGE = (
+    "クラスターから読み取れませんでした。講師から値を受け取り、「あなたの値」の欄に保存するか、"
+    "export {name}= の行に書き入れてから、このブロックを貼り直してください"
+)
+
+
+def _export_lines(lab: Lab, names: list[str], platform: str, values: Values | None) -> tuple[list[str], list[str]]:
+    """``export NAME=...`` for ``names``, and the names that a cluster can supply (each gets a guard).
 
     Without values (the pages), derived variables show their derivation and discoverable ones
-    the command that reads them from the cluster; values given with --set show literally.
+    the command that reads them from the cluster; values given with --set show literally. The
+    guards do not depend on the values, so that the values form (handbook.js), which rewrites
+    only the ``export`` lines, shows exactly what ``apply.py --dry-run --set`` prints.
     """
     defaults = values or lab.variables.resolve()
-    lines = []
-    for name in lab.variables_for(stage):
+    lines: list[str] = []
+    for name in names:
         variable = lab.variables.variables[name]
         origin = defaults.origin(name)
         if origin in ("set", "discovered"):
@@ -46,18 +61,56 @@ def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = 
         else:
             rhs = quote_word(defaults[name])
         lines.append(f"export {name}={rhs}")
+    return lines, [name for name in names if lab.variables.variables[name].discover]
+
+
+def _guarded(discoverable: list[str], then: str) -> list[str]:
+    """``then``, run only when no value that a cluster supplies is empty.
+
+    ``: "${NAME:?message}"`` prints the message and stops: a script exits, an interactive shell
+    drops the rest of the command, and ``&&`` makes ``then`` part of that command.
+    """
+    guards = [f': "${{{name}:?{EMPTY_VALUE_MESSAGE.format(name=name)}}}" &&' for name in discoverable]
+    return [*guards, ("  " if guards else "") + then]
+
+
+def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
+    """``export NAME=...`` lines for every variable the stage uses, a stop on an empty value, and the values."""
+    names = lab.variables_for(stage)
+    lines, discoverable = _export_lines(lab, names, platform, values)
+    shown = " ".join(f'"{name}=${{{name}}}"' for name in names)
+    lines += _guarded(discoverable, f"printf '%s\\n' {shown}")
     return Block(ref=f"{stage.id}/export", kind="export", text="\n".join(lines))
 
 
-def step_block(step: Step, cli: str) -> Block:
-    common = {"ref": step.ref, "kind": step.kind, "platforms": step.platforms, "demo": step.demo}
-    if isinstance(step, ManualStep):
-        return Block(text=step.text, **common)
+def command_block_text(step: Step, cli: str) -> str:
+    """The bash for a step's command, with its ``unless`` guard when it has one (as apply.py runs it)."""
     command = step.command()
     assert command is not None, f"{step.ref}: a {step.kind} step always has a command"
+    text = command_text(command.for_cli(cli))
+    unless = step.unless_command() if isinstance(step, RunStep) else None
+    if unless is None:
+        return text
+    return f"{command_text(unless.for_cli(cli))} >/dev/null 2>&1 || {text}"
+
+
+def step_block(
+    step: Step, cli: str, lab: Lab | None = None, platform: str = DEFAULT_PLATFORM, values: Values | None = None
+) -> Block:
+    """A step's block; a step for a new terminal starts with the export lines it uses (``lab`` required)."""
+    common = {"ref": step.ref, "kind": step.kind, "platforms": step.platforms, "demo": step.demo,
+              "terminal": step.terminal}
+    if isinstance(step, ManualStep):
+        return Block(text=step.text, **common)
+    text = command_block_text(step, cli)
+    if step.terminal == "new":
+        assert lab is not None, f"{step.ref}: a block for a new terminal needs the lab for its export lines"
+        names = lab.variables.closure(dict.fromkeys(references(" ".join(step.texts()))))
+        lines, discoverable = _export_lines(lab, names, platform, values)
+        text = "\n".join([*lines, *_guarded(discoverable, text)])
     title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
-    return Block(text=command_text(command.for_cli(cli)), title=title, output=output, **common)
+    return Block(text=text, title=title, output=output, **common)
 
 
 def catch_up_block(stage: Stage) -> Block:
@@ -69,7 +122,9 @@ def catch_up_block(stage: Stage) -> Block:
 
 def stage_blocks(lab: Lab, stage: Stage, platform: str, cli: str, values: Values | None = None) -> list[Block]:
     """What the stage's page shows for ``platform``, in order: the export block, then each step."""
-    return [export_block(lab, stage, platform, values)] + [step_block(s, cli) for s in stage.steps_for(platform)]
+    return [export_block(lab, stage, platform, values)] + [
+        step_block(s, cli, lab, platform, values) for s in stage.steps_for(platform)
+    ]
 
 
 def dry_run_text(
@@ -87,7 +142,7 @@ def dry_run_text(
         for block in stage_blocks(lab, stage, platform, cli, values):
             header = f"{BLOCK_MARK}{block.ref}" + (" (demo)" if block.demo else "")
             if block.kind == "manual":
-                body = "\n".join(f"#   {line}" if line else "#" for line in block.text.splitlines())
+                body = "\n".join(f"#   {line}" if line else "#" for line in plain_text(block.text).splitlines())
                 chunks.append(f"{BLOCK_MARK}{block.ref} (manual: a person does this)\n{body}")
             else:
                 chunks.append(f"{header}\n{block.text}")

@@ -15,9 +15,10 @@ from .errors import DefinitionError, UsageError
 from .manifests import Document, text_problems
 from .paths import MANIFESTS_DIR, relative
 from .plan import reader_steps
+from .prose import unknown_links
 from .replay import end_state, step_moves
 from .stages import FOLDER_NAME, Stage, load_stage
-from .steps import ApplyStep, PatchStep, RunStep
+from .steps import ApplyStep, ManualStep, PatchStep, RunStep
 from .variables import VariableCatalog, references
 
 STAGE_ID = re.compile(r"stage-(\d+)")
@@ -80,6 +81,12 @@ class Lab:
                                 f"{stage.definition}: step {step.id}: ${{{name}}} is not declared in "
                                 "manifests/variables.yaml"
                             )
+                if isinstance(step, ManualStep):
+                    for step_id in unknown_links(step.text, (s.id for s in stage.steps)):
+                        problems.append(
+                            f"{stage.definition}: step {step.id}: the link (step:{step_id}) names no step of "
+                            f"{stage.id}"
+                        )
                 if isinstance(step, ApplyStep | PatchStep) and step.body:
                     source = relative(stage.folder / step.file)
                     problems.extend(text_problems(source, step.body, self.variables.variables))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .blocks import Block, catch_up_block, export_block, step_block
 from .errors import UsageError
 from .lab import Lab
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
+from .prose import manual_markdown, step_anchor
 from .stages import Stage
 
 PATTERN_LABELS = {
@@ -31,19 +33,32 @@ def _fence(text: str, *, language: str, title: str | None = None) -> str:
     return f"{ticks}{language}{attrs}\n{text}\n{ticks}"
 
 
-def block_markdown(block: Block, *, in_tab: bool = False) -> str:
-    """A block wrapped in a div that names it, so tests can find it in the built HTML."""
-    attrs = f'class="lab-step lab-{block.kind}" data-ref="{block.ref}" data-kind="{block.kind}"'
+def block_markdown(block: Block, *, in_tab: bool = False, link: Callable[[str, str], str] | None = None) -> str:
+    """A block wrapped in a div that names it, so tests can find it in the built HTML.
+
+    A step's block has the id ``step-<id>``, for links from the prose (``step_link``). ``link`` makes the
+    Markdown of a link from a manual step's text to another step of its stage.
+    """
+    classes = f"lab-step lab-{block.kind}" + (" lab-terminal-new" if block.terminal == "new" else "")
+    attrs = f'class="{classes}" data-ref="{block.ref}" data-kind="{block.kind}"'
+    if block.kind not in ("export", "reset") and "/" in block.ref and not block.ref.endswith("/catch-up"):
+        attrs += f' id="{step_anchor(block.step_id)}"'
     parts: list[str] = []
     notes = []
-    if block.demo:
+    if block.terminal == "new":
+        notes.append(
+            "別の端末で実行します。先頭の <code>export</code> で、その端末にも変数を設定します。"
+            "追いつき用の <code>apply.py</code> はこの手順を実行しません"
+        )
+    elif block.demo:
         notes.append("デモ: 追いつき用の <code>apply.py</code> はこの手順を実行しません")
     if block.platforms and set(block.platforms) != set(PLATFORM_LABELS) and not in_tab:
         notes.append(" / ".join(PLATFORM_LABELS[p] for p in block.platforms) + " のみ")
     if notes:
         parts.append('<p class="lab-step-note">' + "。".join(notes) + "</p>")
     if block.kind == "manual":
-        indented = "\n".join(f"    {line}" for line in block.text.splitlines())
+        text = manual_markdown(block.text, link or _no_links(block))
+        indented = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
         parts.append('!!! example "あなたが操作します"\n\n' + indented)
     else:
         parts.append(_fence(block.text, language="bash", title=block.title))
@@ -54,6 +69,26 @@ def block_markdown(block: Block, *, in_tab: bool = False) -> str:
             + "\n\n</div>"
         )
     return f"<div {attrs} markdown>\n\n" + "\n\n".join(parts) + "\n\n</div>\n"
+
+
+def _no_links(block: Block) -> Callable[[str, str], str]:
+    def refuse(step_id: str, words: str) -> str:
+        raise UsageError(f"{block.ref}: a link to step {step_id!r} needs the page's stage to resolve it")
+
+    return refuse
+
+
+def step_link_markdown(stage: Stage, step_id: str, words: str, page: str, target: str = "") -> str:
+    """A Markdown link to the block of ``step_id`` of ``stage``, on ``target`` (a page path; "" = this page).
+
+    An unknown id stops the build, naming the page and the id.
+    """
+    if step_id not in {s.id for s in stage.steps}:
+        known = ", ".join(s.id for s in stage.steps)
+        raise UsageError(f"{page}: step_link to {stage.id}/{step_id!r}: no such step; the steps are: {known}")
+    if not words.strip():
+        raise UsageError(f"{page}: step_link to {stage.id}/{step_id}: give the words a reader follows")
+    return f"[{words}]({target}#{step_anchor(step_id)})"
 
 
 @dataclass
@@ -79,8 +114,13 @@ class PageRenderer:
         if step.id in self.rendered:
             raise UsageError(f"{self.page}: step {step_id!r} of {self.stage.id} is rendered twice")
         self.rendered.append(step.id)
-        cli = self.cli if self.platform in step.platforms else DEFAULT_CLI[step.platforms[0]]
-        return block_markdown(step_block(step, cli), in_tab=in_tab)
+        platform = self.platform if self.platform in step.platforms else step.platforms[0]
+        block = step_block(step, DEFAULT_CLI[platform], self.lab, platform)
+        return block_markdown(block, in_tab=in_tab, link=self.link)
+
+    def link(self, step_id: str, words: str) -> str:
+        """A link from this page's text to the block of one of its stage's steps."""
+        return step_link_markdown(self.stage, step_id, words, self.page)
 
     def platform_tabs(self, *step_ids: str) -> str:
         """Steps that do the same thing on different platforms, as linked content tabs."""

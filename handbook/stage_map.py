@@ -4,6 +4,7 @@ must be done before it, generated from ``manifests/stage-*/stage.yaml`` and the 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,11 +94,11 @@ def render_stage_map(lab: Lab, pages: Mapping[str, str], from_page: str = "index
     for stage in lab.stages:
         needed = _prerequisites(lab, stage)
         before = "、".join(_link(s, pages, _stage_name(s), from_page) for s in needed) if needed else "なし"
-        summary = join_lines(stage.summary)
+        summary = html.escape(join_lines(stage.summary), quote=False)  # text from stage.yaml, never HTML
         lines += [
             f'<section class="lab-stage-card lab-audience-{stage.audience}" data-stage="{stage.id}" markdown>',
             "",
-            f"### {_link(stage, pages, f'{_stage_name(stage)}: {stage.title}', from_page)}",
+            f"### {_link(stage, pages, f'{_stage_name(stage)}: {html.escape(stage.title, quote=False)}', from_page)}",
             "",
             summary,
             "",

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import yaml_load, lab_schema
+from . import lab_schema, yaml_load
 from .errors import DefinitionError, UsageError
 from .manifests import Document, split_documents
 from .paths import relative
@@ -132,6 +132,7 @@ def _step(folder: Path, stage_id: str, at: str, raw: dict[str, Any], problems: l
         "stage_id": stage_id,
         "platforms": tuple(raw.get("platforms") or PLATFORMS),
         "demo": raw.get("demo", False),
+        "terminal": raw.get("terminal", "same"),
     }
     kind = next(k for k in STEP_KINDS if k in raw)
     value = raw[kind]

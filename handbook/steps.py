@@ -15,6 +15,10 @@ from .platforms import CLUSTER_CLIS, PLATFORMS
 from .variables import substitute
 
 HEREDOC_DELIMITER = "EOF"
+# Where a reader runs a step: "same" (the terminal of the export block) or "new" (a second terminal,
+# for a command that keeps running, such as --watch or port-forward; its block starts with the
+# export lines it needs, and catch-up runs never execute it).
+TERMINALS = ("same", "new")
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,17 @@ class Step:
     stage_id: str
     platforms: tuple[str, ...] = PLATFORMS
     demo: bool = False
+    terminal: str = "same"
 
     kind = "step"
-    # Whether a catch-up run (apply.py stage-N) executes it; checks run under `verify`.
-    executes = True
+
+    @property
+    def executes(self) -> bool:
+        """Whether a catch-up run (apply.py stage-N) executes it; checks run under `verify`.
+
+        A step for a second terminal keeps running until the reader stops it: never run by apply.py.
+        """
+        return self.terminal == "same"
 
     @property
     def ref(self) -> str:

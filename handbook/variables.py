@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import yaml_load, lab_schema
+from . import lab_schema, yaml_load
 from .errors import DefinitionError, VariableError
 from .paths import relative
 

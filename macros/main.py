@@ -1,7 +1,7 @@
 """mkdocs-macros adapter: exposes the handbook package's page renderers as macros.
 
-Pages call ``export_block()``, ``step("id")``, ``steps("id", ...)``, ``catch_up()`` and
-``diagram("name")``; the page's stage comes from its front matter (``stage: stage-1``).
+Pages call ``export_block()``, ``step("id")``, ``steps("id", ...)``, ``catch_up()``,
+``step_link("id", "words")`` and ``diagram("name")``; the page's stage comes from its front matter (``stage: stage-1``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from handbook.diagrams import render_diagram
 from handbook.errors import LabError
 from handbook.lab import load_lab
 from handbook.manifest_check import notice_lines, validate_manifests
-from handbook.pages import PageRenderer, block_markdown
+from handbook.pages import PageRenderer, block_markdown, step_link_markdown
 from handbook.pages import variables_table as pages_variables_table
 from handbook.plan import reset_stages
 from handbook.platforms import DEFAULT_PLATFORM
@@ -86,6 +86,21 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
     @env.macro
     def platform_tabs(*step_ids: str) -> str:
         return renderer().platform_tabs(*step_ids)
+
+    @env.macro
+    def step_link(ref: str, words: str) -> str:
+        """A link to a step's block: ``step_link("id", "words")`` on the stage's page, or
+        ``step_link("stage-2/id", "words")`` to another stage's page."""
+        page = f"docs/{env.page.file.src_path}"
+        stage_id, _, step_id = ref.rpartition("/")
+        lab = load_lab()
+        if not stage_id:
+            return renderer().link(step_id, words)
+        pages = stage_pages(Path(env.conf["docs_dir"]))
+        if stage_id not in pages:
+            raise ValueError(f"{page}: step_link({ref!r}): no page shows {stage_id}")
+        target = "" if stage_id == env.page.meta.get("stage") else f"{pages[stage_id]}"
+        return step_link_markdown(lab.stage(stage_id), step_id, words, page, target)
 
     @env.macro
     def catch_up() -> str:

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.apply_cli import FakeCli, make_fake_cli
+from support.apply_cli import REPO, FakeCli, make_fake_cli
+from support.site_build import build
 
 
 @pytest.fixture
@@ -22,3 +23,12 @@ def bash() -> str:
     path = shutil.which("bash")
     assert path, "bash is required"
     return path
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's site, built once per session (tests/test_site.py, tests/test_page_text.py)."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(REPO, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out

@@ -230,7 +230,7 @@ def test_dry_run_prints_the_pages_text_and_touches_nothing(fake_cli: FakeCli) ->
     assert result.stdout == dry_run_text(lab, lab.plan("stage-2"), "openshift", None, values)
     blocks = split_dry_run(result.stdout)
     assert blocks["stage-1/export"].splitlines()[0] == "export LAB_USER=carol"
-    assert blocks["stage-1/create-project"] == "oc new-project ${APP_NS}"
+    assert blocks["stage-1/create-project"] == "oc get project ${APP_NS} >/dev/null 2>&1 || oc new-project ${APP_NS}"
     assert "stage-1/look" not in blocks, "manual steps are comments, not commands"
 
 

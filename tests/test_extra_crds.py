@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import APPLY, REPO
+from support.apply_cli import APPLY, REPO
 
 from handbook import schemas
 from handbook.lab import Lab

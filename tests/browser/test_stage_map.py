@@ -62,7 +62,10 @@ def test_form_data_gives_the_export_lines_the_pages_print(lab_dir: Path | None) 
     assert [v["name"] for v in data["variables"]] == lab.variables.closure(lab.variables.variables)
     for stage in lab.stages:
         for platform in (p["id"] for p in data["platforms"]):
-            for line in export_block(lab, stage, platform).text.splitlines():
+            lines = export_block(lab, stage, platform).text.splitlines()
+            exports = [line for line in lines if line.startswith("export ")]
+            assert exports and lines[: len(exports)] == exports, "the block starts with its export lines"
+            for line in exports:
                 name, _, rhs = line.removeprefix("export ").partition("=")
                 variable = by_name[name]
                 if variable["derive"] is not None:

@@ -4,7 +4,8 @@
 Installed under several names in a temporary bin directory that tests put first on PATH.
 FAKE_CLI_LOG:   a JSON-lines file; each call appends {"name", "argv", "stdin"}.
 FAKE_CLI_RULES: a JSON list of rules; the first rule whose "match" words all appear in order in
-                the call's argv (name included) answers with its stdout, stderr and exit code.
+                the call's argv (name included), or whose "argv" equals it exactly, answers with its
+                stdout, stderr and exit code.
                 A rule may set "times": N to answer only its first N matches (a shared counter
                 lives beside the log). No rule: exit 0 with empty output.
 """
@@ -43,7 +44,9 @@ def main() -> int:
         counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
         answer = None
         for index, rule in enumerate(rules):
-            if not matches(rule["match"], argv):
+            if "argv" in rule and rule["argv"] != argv:
+                continue
+            if "match" in rule and not matches(rule["match"], argv):
                 continue
             used = counts.get(str(index), 0)
             if "times" in rule and used >= rule["times"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
@@ -49,3 +50,83 @@ def stage_pages(docs: Path) -> dict[str, str]:
 def built_page(site: Path, stem: str) -> str:
     path = site / ("index.html" if stem == "index" else f"{stem}/index.html")
     return path.read_text(encoding="utf-8")
+
+
+# Every element a page may contain: HTML's (WHATWG living standard) and the SVG that Material inlines.
+HTML_ELEMENTS = frozenset("""
+a abbr address area article aside audio b base bdi bdo blockquote body br button canvas caption cite code col
+colgroup data datalist dd del details dfn dialog div dl dt em embed fieldset figcaption figure footer form h1 h2
+h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd label legend li link main map mark menu meta
+meter nav noscript object ol optgroup option output p picture pre progress q rp rt ruby s samp script search
+section select slot small source span strong style sub summary sup table tbody td template textarea tfoot th
+thead time title tr track u ul var video wbr
+svg path g circle rect line polyline polygon ellipse defs use symbol title desc clippath lineargradient stop
+""".split())
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+def element_names(page_html: str) -> list[str]:
+    parser = _Elements()
+    parser.feed(page_html)
+    return parser.tags
+
+
+class _Prose(HTMLParser):
+    """The text a reader reads as prose: no code blocks, scripts, attributes, comments or file names.
+
+    Code spans (``<code>`` outside ``<pre>``) stay: a step id in backticks is still a step id in the prose.
+    """
+
+    SKIP = frozenset({"pre", "script", "style", "template", "svg", "head", "textarea"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skipping: str | None = None  # the tag of the element being skipped
+        self.depth = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skipping:
+            self.depth += tag == self.skipping
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        if tag in self.SKIP or "filename" in classes:  # a block's title is the name of its manifest file
+            self.skipping, self.depth = tag, 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skipping == tag:
+            self.depth -= 1
+            if self.depth == 0:
+                self.skipping = None
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def prose_text(page_html: str) -> str:
+    """The visible text of a built page outside code blocks (code spans included)."""
+    parser = _Prose()
+    parser.feed(page_html)
+    return "".join(parser.parts)
+
+
+_ID = re.compile(r'\sid="([^"]+)"')
+_HREF = re.compile(r'<a\s[^>]*href="(?P<href>[^"]*#step-[^"]+)"')
+
+
+def element_ids(page_html: str) -> set[str]:
+    return set(_ID.findall(page_html))
+
+
+def step_links(page_html: str) -> list[str]:
+    """Every link to a step's block (``#step-...``), as written in the page."""
+    return [html.unescape(m.group("href")) for m in _HREF.finditer(page_html)]

@@ -7,7 +7,11 @@
  * and the form always agree. Every page then rewrites the right-hand side of the matching
  * `export NAME=...` lines in its export block (div.lab-export), exactly as
  * `apply.py --dry-run --set NAME=VALUE --platform P` prints them; derived lines such as
- * `export APP_NS=${LAB_USER}-sockshop` and every other command keep their ${VAR}.
+ * `export APP_NS=${LAB_USER}-sockshop` and every other command keep their ${VAR}. Blocks for a
+ * second terminal (div.lab-terminal-new) start with export lines too, rewritten the same way.
+ * In the text of manual steps, each span.lab-value (handbook/prose.py) shows the reader's value
+ * of its variable once the form has it (a derived value once every value it derives from is
+ * known); otherwise it keeps its placeholder, such as <SHOP_HOST の値>.
  * Without JavaScript nothing changes: the pages show the defaults.
  *
  * The rules come from manifests/variables.yaml through handbook/reader_form.py (reader_values),
@@ -188,12 +192,44 @@
     }
   }
 
+  /* The values the reader has given, and those derived only from them (never a default). */
+  function readerOwnValues(values) {
+    var known = {};
+    data.variables.forEach(function (variable) {
+      var name = variable.name;
+      if (Object.prototype.hasOwnProperty.call(values, name)) {
+        known[name] = values[name];
+      } else if (variable.derive !== null) {
+        var needed = (variable.derive.match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g) || []).map(function (ref) {
+          return ref.slice(2, -1);
+        });
+        if (needed.every(function (n) { return Object.prototype.hasOwnProperty.call(known, n); })) {
+          known[name] = substitute(variable.derive, known);
+        }
+      }
+    });
+    return known;
+  }
+
+  function fillValueSpans(values) {
+    var known = readerOwnValues(values);
+    document.querySelectorAll("span.lab-value").forEach(function (span) {
+      if (!span.hasAttribute("data-placeholder")) {
+        span.setAttribute("data-placeholder", span.textContent);
+      }
+      var name = span.getAttribute("data-var");
+      span.textContent = Object.prototype.hasOwnProperty.call(known, name)
+        ? known[name] : span.getAttribute("data-placeholder");
+    });
+  }
+
   function applyValues() {
     var values = storedValues();
     var platform = currentPlatform();
-    document.querySelectorAll(".lab-export pre > code").forEach(function (code) {
+    document.querySelectorAll(".lab-export pre > code, .lab-terminal-new pre > code").forEach(function (code) {
       rewriteExportBlock(code, values, platform);
     });
+    fillValueSpans(values);
     document.querySelectorAll(".lab-values").forEach(function (panel) {
       showSummary(panel, values, platform);
     });
