@@ -21,6 +21,7 @@ class Block:
     text: str  # what the reader copies; for manual steps, the instruction itself
     title: str | None = None  # the manifest's file name for apply and patch
     output: str | None = None  # what a check should print
+    unconfirmed: str | None = None  # why that output is only an example (checks)
     platforms: tuple[str, ...] = ()
     demo: bool = False
 
@@ -60,7 +61,10 @@ def step_block(step: Step, cli: str) -> Block:
     assert command is not None, f"{step.ref}: a {step.kind} step always has a command"
     title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
-    return Block(text=command_text(command.for_cli(cli)), title=title, output=output, **common)
+    unconfirmed = step.unconfirmed if isinstance(step, CheckStep) else None
+    return Block(
+        text=command_text(command.for_cli(cli)), title=title, output=output, unconfirmed=unconfirmed, **common
+    )
 
 
 def catch_up_block(stage: Stage) -> Block:

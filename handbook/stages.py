@@ -35,7 +35,7 @@ _STEP_KEYS = {
     "patch": {"patch"},
     "run": {"run", "unless", "undo"},
     "wait": {"wait"},
-    "check": {"check"},
+    "check": {"check", "unconfirmed"},
     "manual": {"manual"},
 }
 _PATCH_KEYS = {"resource", "namespace", "type", "file"}
@@ -270,11 +270,18 @@ def _load_step(reader: _Reader, folder: Path, stage_id: str, at: str, raw: Any) 
                     reader.problem(f"{at}.check.expect.{key}", f"not a valid regex: {exc}")
         if not isinstance(value.get("output"), str):
             reader.problem(f"{at}.check.output", "required: the output the reader should see")
+        unconfirmed = raw.get("unconfirmed")
+        if unconfirmed is not None and (not isinstance(unconfirmed, str) or not unconfirmed.strip()):
+            reader.problem(
+                f"{at}.unconfirmed",
+                "expected a sentence (Japanese) saying why the sample output cannot be confirmed",
+            )
         return CheckStep(
             **common,
             argv=reader.words(f"{at}.check.run", value.get("run")),
             output=str(value.get("output", "")).rstrip("\n"),
             expect=Expectation(**{k: str(v) for k, v in expect.items()}),
+            unconfirmed=unconfirmed.strip() if isinstance(unconfirmed, str) and unconfirmed.strip() else None,
         )
     if not isinstance(value, str) or not value.strip():
         reader.problem(f"{at}.manual", "expected the text of what the reader does")
