@@ -124,16 +124,18 @@ class Lab:
             documents.extend(stage.documents(platform))
         return documents
 
-    def objects(self, stages: list[Stage], values: Mapping[str, str], platform: str | None = None) -> list[dict]:
+    def objects(
+        self, stages: list[Stage], values: Mapping[str, str], platform: str | None = None, *, demos: bool = True
+    ) -> list[dict]:
         """The objects the apply steps of ``stages`` send, as dicts with ``values`` substituted.
 
         An object without ``metadata.namespace`` gets the namespace its step applies it to (``-n``),
-        as the cluster would record it.
+        as the cluster would record it. ``demos=False`` leaves out what demonstrations apply.
         """
         objects: list[dict] = []
         for stage in stages:
             for step in stage.steps if platform is None else stage.steps_for(platform):
-                if not isinstance(step, ApplyStep):
+                if not isinstance(step, ApplyStep) or (step.demo and not demos):
                     continue
                 for document in split_documents(relative(stage.folder / step.file), step.body):
                     obj = parse_document(document, values)

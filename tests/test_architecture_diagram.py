@@ -42,7 +42,7 @@ def test_an_edge_to_nothing_is_an_error() -> None:
 def test_real_call_graph_matches_stage_1() -> None:
     lab = Lab.load()
     stage = lab.stage("stage-1")
-    docs = lab.objects([stage], lab.variables.resolve())
+    docs = lab.objects([stage], lab.variables.resolve(), demos=False)
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
     deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
     assert lab.call_graph, "manifests/call-graph.yaml declares no edge"
@@ -54,3 +54,18 @@ def test_real_call_graph_matches_stage_1() -> None:
     assert deployments <= connected, f"not in the call graph: {sorted(deployments - connected)}"
     text = render(docs, lab.call_graph)
     assert all(f"-->|{e.protocol}|" in text for e in lab.call_graph)
+
+
+def test_architecture_diagram_leaves_out_demonstration_workloads() -> None:
+    """A demonstration's stand-in replica (stage 1's carts-stuck) is not part of the architecture."""
+    from handbook.diagrams import render_diagram
+
+    lab = Lab.load()
+    stage = lab.stage("stage-1")
+    demo_names = {
+        d["metadata"]["name"] for d in lab.objects([stage], lab.variables.resolve())
+        if d["kind"] == "Deployment"
+    } - {d["metadata"]["name"] for d in lab.objects([stage], lab.variables.resolve(), demos=False)}
+    assert demo_names, "stage 1 has no demonstration Deployment any more; this test guards nothing"
+    text = render_diagram("architecture", lab, stage)
+    assert not [n for n in demo_names if f'"{n}' in text or f"wl_{n.replace('-', '_')}" in text]

@@ -20,7 +20,8 @@ DiagramFn = Callable[[Lab, Stage], str]
 def _architecture(lab: Lab, stage: Stage) -> str:
     from .architecture import render
 
-    return render(lab.objects(lab.stages_upto(stage.id), symbolic_values(lab)), lab.call_graph)
+    # The workloads the stage leaves running: a demonstration's stand-in replica is not one.
+    return render(lab.objects(lab.stages_upto(stage.id), symbolic_values(lab), demos=False), lab.call_graph)
 
 
 def _from_documents(module: str) -> DiagramFn:
