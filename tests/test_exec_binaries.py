@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from handbook.lab import Lab
-from handbook.stages import Stage
 from handbook.steps import CheckStep, PatchStep, RunStep, Step
 
 # The proxy container that the injector adds to a pod of a revision (sidecar or gateway).
@@ -102,8 +101,8 @@ def injected_names(lab: Lab, objects: list[dict]) -> set[str]:
     return names
 
 
-def image_of(lab: Lab, stages: list[Stage], values: dict[str, str], call: Exec) -> str:
-    """The image key of the container that ``call`` runs in."""
+def image_of(lab: Lab, objects: list[dict], values: dict[str, str], call: Exec) -> str:
+    """The image key of the container that ``call`` runs in (``objects``: what exists by then)."""
     kind_word, _, name = call.target.partition("/")
     name = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], name)
     for pattern, containers in OPERATOR_WORKLOADS.items():
@@ -111,7 +110,6 @@ def image_of(lab: Lab, stages: list[Stage], values: dict[str, str], call: Exec) 
             assert call.container in containers, f"{call.step.ref}: {name} has containers {sorted(containers)}"
             return containers[call.container]
     assert kind_word in WORKLOAD_KINDS, f"{call.step.ref}: exec into {call.target!r}: name a workload (deploy/...)"
-    objects = lab.objects(stages, values)
     workloads = [o for o in objects if o["kind"] == WORKLOAD_KINDS[kind_word] and o["metadata"]["name"] == name]
     assert workloads, f"{call.step.ref}: no manifest of the lab defines {call.target}"
     template = workloads[0]["spec"]["template"]["spec"]
@@ -131,9 +129,9 @@ def test_every_exec_runs_a_binary_its_image_ships(lab: Lab) -> None:
     calls = exec_steps(lab)
     assert len(calls) > 10, "the parser found too few exec steps"
     problems = []
+    objects_by_stage = {s.id: lab.objects(lab.stages_upto(s.id), values) for s in lab.stages}
     for call in calls:
-        stages = lab.stages_upto(call.step.stage_id)
-        image = image_of(lab, stages, values, call)
+        image = image_of(lab, objects_by_stage[call.step.stage_id], values, call)
         if image not in KNOWN_BINARIES:
             problems.append(f"{call.step.ref}: image {image!r} is not in KNOWN_BINARIES (add it with its source)")
         elif call.binary not in KNOWN_BINARIES[image]:
@@ -171,3 +169,30 @@ def test_parse_exec(argv: tuple[str, ...], expected: tuple[str, str, str] | None
     step = CheckStep(id="x", stage_id="stage-1", argv=argv)
     parsed = parse_exec(step, argv)
     assert (parsed and (parsed.target, parsed.container, parsed.binary)) == expected
+
+
+# The requests of issue 9's defect 2 that must start inside the learner's mesh.
+THROUGH_THE_MESH = (
+    "stage-3/check-catalogue-through-mesh",
+    "stage-5/check-v1-only",
+    "stage-5/check-split-sample",
+    "stage-5/check-tester-sees-v2",
+)
+
+
+@pytest.mark.parametrize("ref", THROUGH_THE_MESH)
+def test_requests_through_the_mesh_start_in_an_injected_client(lab: Lab, ref: str) -> None:
+    stage_id, _, step_id = ref.partition("/")
+    step = lab.stage(stage_id).step(step_id)
+    assert isinstance(step, CheckStep)
+    call = parse_exec(step, step.argv)
+    assert call, f"{ref}: expected an exec into a client pod"
+    kind_word, _, name = call.target.partition("/")
+    values = {n: "${" + n + "}" for n in lab.variables.variables}
+    # Deployed by this stage or an earlier one, so the page's order works as pasted.
+    workloads = [o for o in lab.objects(lab.stages_upto(stage_id), values, demos=False)
+                 if o["kind"] == WORKLOAD_KINDS[kind_word] and o["metadata"]["name"] == name]
+    assert workloads, f"{ref}: {call.target} is not deployed by {stage_id} or before"
+    labels = workloads[0]["spec"]["template"]["metadata"]["labels"]
+    assert labels.get("istio.io/rev") == "${MESH_NAME}", f"{ref}: {name}'s pods are not injected by the learner's mesh"
+    assert call.binary == "curl" and call.container != "istio-proxy"
