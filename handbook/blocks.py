@@ -23,6 +23,7 @@ class Block:
     text: str  # what the reader copies; for manual steps, the instruction itself
     title: str | None = None  # the manifest's file name for apply and patch
     output: str | None = None  # what a check should print
+    unconfirmed: str | None = None  # why that output is only an example (checks)
     platforms: tuple[str, ...] = ()
     demo: bool = False
     terminal: str = "same"  # "new": the block is pasted into a second terminal and sets its own variables
@@ -110,7 +111,8 @@ def step_block(
         text = "\n".join([*lines, *_guarded(discoverable, text)])
     title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
-    return Block(text=text, title=title, output=output, **common)
+    unconfirmed = step.unconfirmed if isinstance(step, CheckStep) else None
+    return Block(text=text, title=title, output=output, unconfirmed=unconfirmed, **common)
 
 
 def catch_up_block(stage: Stage) -> Block:

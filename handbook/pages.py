@@ -33,7 +33,20 @@ def _fence(text: str, *, language: str, title: str | None = None) -> str:
     return f"{ticks}{language}{attrs}\n{text}\n{ticks}"
 
 
-def block_markdown(block: Block, *, in_tab: bool = False, link: Callable[[str, str], str] | None = None) -> str:
+def output_title(sample_user: str | None) -> str:
+    """The title of a check's sample output: an example, for the default learner's values."""
+    return f"出力の例 ({sample_user} の場合)" if sample_user else "出力の例"
+
+
+def unconfirmed_note(reason: str) -> str:
+    """The note next to a sample output that could not be confirmed on a cluster."""
+    return f'<p class="lab-unconfirmed">未確認の出力例: {html.escape(reason, quote=False)}</p>'
+
+
+def block_markdown(
+    block: Block, *, in_tab: bool = False, link: Callable[[str, str], str] | None = None,
+    sample_user: str | None = None,
+) -> str:
     """A block wrapped in a div that names it, so tests can find it in the built HTML.
 
     A step's block has the id ``step-<id>``, for links from the prose (``step_link``). ``link`` makes the
@@ -63,9 +76,11 @@ def block_markdown(block: Block, *, in_tab: bool = False, link: Callable[[str, s
     else:
         parts.append(_fence(block.text, language="bash", title=block.title))
     if block.output is not None:
+        note = "\n\n" + unconfirmed_note(block.unconfirmed) if block.unconfirmed else ""
         parts.append(
             '<div class="lab-output" markdown>\n\n'
-            + _fence(block.output, language="text", title="期待される出力")
+            + _fence(block.output, language="text", title=output_title(sample_user))
+            + note
             + "\n\n</div>"
         )
     return f"<div {attrs} markdown>\n\n" + "\n\n".join(parts) + "\n\n</div>\n"
@@ -116,11 +131,16 @@ class PageRenderer:
         self.rendered.append(step.id)
         platform = self.platform if self.platform in step.platforms else step.platforms[0]
         block = step_block(step, DEFAULT_CLI[platform], self.lab, platform)
-        return block_markdown(block, in_tab=in_tab, link=self.link)
+        return block_markdown(block, in_tab=in_tab, link=self.link, sample_user=self.sample_user)
 
     def link(self, step_id: str, words: str) -> str:
         """A link from this page's text to the block of one of its stage's steps."""
         return step_link_markdown(self.stage, step_id, words, self.page)
+
+    @property
+    def sample_user(self) -> str:
+        """The learner whose values the sample outputs show: LAB_USER's default."""
+        return self.lab.variables.resolve()["LAB_USER"]
 
     def platform_tabs(self, *step_ids: str) -> str:
         """Steps that do the same thing on different platforms, as linked content tabs."""

@@ -151,7 +151,7 @@ def _step(folder: Path, stage_id: str, at: str, raw: dict[str, Any], problems: l
                         selector=value.get("selector"), namespace=value.get("namespace"), timeout=value["timeout"])
     if kind == "check":
         return CheckStep(**common, argv=_words(value["run"]), output=value["output"].rstrip("\n"),
-                         expect=Expectation(**value["expect"]))
+                         expect=Expectation(**value["expect"]), unconfirmed=raw.get("unconfirmed"))
     return ManualStep(**common, text=value.strip())
 
 

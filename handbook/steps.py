@@ -255,6 +255,9 @@ class CheckStep(Step):
     argv: tuple[str, ...] = ()
     output: str = ""
     expect: Expectation = field(default_factory=Expectation)
+    # Why the sample output could not be confirmed (Japanese, shown next to it on the page);
+    # None when the output is confirmed.
+    unconfirmed: str | None = None
 
     kind = "check"
     executes = False

@@ -54,3 +54,22 @@ def test_real_call_graph_matches_stage_1() -> None:
     assert deployments <= connected, f"not in the call graph: {sorted(deployments - connected)}"
     text = render(docs, lab.call_graph)
     assert all(f"-->|{e.protocol}|" in text for e in lab.call_graph)
+
+
+def test_architecture_diagram_leaves_out_demonstration_workloads() -> None:
+    """A demonstration's stand-in replica (stage 1's carts-stuck) is not part of the architecture."""
+    from handbook.diagrams import render_diagram
+
+    lab = Lab.load()
+    stage = lab.stage("stage-1")
+    from handbook.diagrams import objects_at
+    from handbook.steps import ApplyStep
+
+    # Deployments present right after a demonstration's apply step, but not at the end of the stage.
+    demo_steps = [s.id for s in stage.steps if s.demo and isinstance(s, ApplyStep)]
+    at_demos = {o["metadata"]["name"] for step_id in demo_steps for o in objects_at(lab, stage, after=step_id)
+                if o["kind"] == "Deployment"}
+    demo_names = at_demos - {o["metadata"]["name"] for o in objects_at(lab, stage) if o["kind"] == "Deployment"}
+    assert demo_names, "stage 1 has no demonstration Deployment any more; this test guards nothing"
+    text = render_diagram("architecture", lab, stage)
+    assert not [n for n in demo_names if f'"{n}' in text or f"wl_{n.replace('-', '_')}" in text]

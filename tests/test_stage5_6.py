@@ -384,26 +384,3 @@ def test_v2_differs_from_v1_only_in_the_mounted_files(lab: Lab) -> None:
     tester = lab.stage("stage-5").step("check-tester-sees-v2")
     assert isinstance(tester, CheckStep)
     assert re.search(tester.expect.regex or "", look["data"]["release.txt"])
-
-
-def unconfirmed_steps(stage: Stage) -> list[str]:
-    """Step ids whose definition carries a '# unconfirmed:' comment (comments are not in the model)."""
-    found, current = [], None
-    for line in (stage.folder / "stage.yaml").read_text(encoding="utf-8").splitlines():
-        if match := re.match(r"\s*- id: (\S+)", line):
-            current = match.group(1)
-        elif current and re.match(r"\s*# unconfirmed:", line) and current not in found:
-            found.append(current)
-    return found
-
-
-@pytest.mark.parametrize("stage_id", ["stage-5", "stage-6"])
-def test_unconfirmed_outputs_are_flagged_on_the_page(lab: Lab, stage_id: str) -> None:
-    stage = lab.stage(stage_id)
-    page = (REPO / "docs" / f"{stage_id}.md").read_text(encoding="utf-8")
-    flagged = unconfirmed_steps(stage)
-    assert flagged, "expected some sample outputs marked unconfirmed"
-    for step_id in flagged:
-        after = page.split(f'{{{{ step("{step_id}") }}}}', 1)[1]
-        following = after.split("{{ step(", 1)[0]
-        assert "<!-- unconfirmed:" in following, f"{stage_id}/{step_id}: add an <!-- unconfirmed: ... --> comment"

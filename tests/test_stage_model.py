@@ -131,3 +131,33 @@ def test_real_lab_loads() -> None:
     assert lab.stages, "manifests/ holds no stage"
     for stage in lab.stages:
         assert stage.steps
+
+
+@pytest.mark.parametrize(("value", "problem"), [('""', "must not be empty"), ("[a, b]", "expected text")])
+def test_unconfirmed_must_be_a_reason(tmp_path: Path, value: str, problem: str) -> None:
+    from handbook.stages import load_stage
+
+    folder = tmp_path / "stage-1-x"
+    folder.mkdir()
+    (folder / "stage.yaml").write_text(
+        "title: t\nsummary: s\nsteps:\n  - id: look\n    unconfirmed: " + value
+        + "\n    check:\n      run: [oc, get, pods]\n      output: x\n      expect: {equals: x}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DefinitionError) as info:
+        load_stage(folder)
+    assert any("steps[0] (look).unconfirmed" in p and problem in p for p in info.value.problems), info.value.problems
+
+
+def test_unconfirmed_is_read_into_the_check(tmp_path: Path) -> None:
+    from handbook.stages import load_stage
+
+    folder = tmp_path / "stage-1-x"
+    folder.mkdir()
+    (folder / "stage.yaml").write_text(
+        "title: t\nsummary: s\nsteps:\n  - id: look\n    unconfirmed: 時間は例です。\n"
+        "    check:\n      run: [oc, get, pods]\n      output: x\n      expect: {equals: x}\n",
+        encoding="utf-8",
+    )
+    step = load_stage(folder).step("look")
+    assert isinstance(step, CheckStep) and step.unconfirmed == "時間は例です。"

@@ -11,6 +11,7 @@ import yaml
 
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
 _ATTR = re.compile(r'data-(?P<name>ref|kind)="(?P<value>[^"]+)"')
+_UNCONFIRMED = re.compile(r'<p class="lab-unconfirmed">(?P<inner>.*?)</p>', re.DOTALL)
 _CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
 
 
@@ -20,7 +21,7 @@ def code_text(fragment: str) -> str:
 
 
 def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
-    """ref -> {"kind", "text", "output"} for every lab block on a built page."""
+    """ref -> {"kind", "text", "output", "unconfirmed"} for every lab block on a built page."""
     blocks: dict[str, dict[str, str]] = {}
     starts = list(_BLOCK.finditer(page_html))
     for i, match in enumerate(starts):
@@ -28,9 +29,12 @@ def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
         body = page_html[match.end() : end]
         codes = [code_text(m.group("inner")) for m in _CODE.finditer(body)]
         attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
-        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": ""}
+        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": ""}
         if 'class="lab-output"' in body and len(codes) > 1:
             entry["output"] = codes[1]
+            entry["output_block"] = body[body.index('class="lab-output"') :]
+        if note := _UNCONFIRMED.search(body):
+            entry["unconfirmed"] = code_text(note.group("inner"))
         blocks[attrs["ref"]] = entry
     return blocks
 
