@@ -29,6 +29,7 @@ class Install:
     mesh: str  # the mesh config, YAML
     injector_config: str  # the injection templates, YAML
     injector_values: str  # the values the templates read, JSON
+    control_plane: tuple[dict, ...] = ()  # the injector's webhook configuration and istiod's Service
 
     def write(self, folder: Path) -> dict[str, Path]:
         files = {"mesh": folder / "mesh.yaml", "config": folder / "inject-config.yaml",
@@ -70,9 +71,11 @@ def generate(istioctl: Path, istio: Mapping) -> Install:
         )
     if result.returncode != 0:
         raise RuntimeError(f"istioctl manifest generate failed: {result.stderr.strip()[-2000:]}")
-    maps = {doc["metadata"]["name"]: doc.get("data") or {}
-            for doc in yaml.safe_load_all(result.stdout) if doc and doc.get("kind") == "ConfigMap"}
+    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    maps = {doc["metadata"]["name"]: doc.get("data") or {} for doc in documents if doc.get("kind") == "ConfigMap"}
+    control_plane = tuple(doc for doc in documents if doc.get("kind") == "MutatingWebhookConfiguration"
+                          or (doc.get("kind") == "Service" and doc["metadata"]["name"] == f"istiod-{revision}"))
     injector, mesh = maps.get(f"istio-sidecar-injector-{revision}"), maps.get(f"istio-{revision}")
     if not injector or not mesh:
         raise RuntimeError(f"manifest generate printed no injector or mesh ConfigMap for revision {revision}")
-    return Install(revision, namespace, mesh["mesh"], injector["config"], injector["values"])
+    return Install(revision, namespace, mesh["mesh"], injector["config"], injector["values"], control_plane)
