@@ -16,6 +16,11 @@ Two things OpenShift does that neither `kube-inject` nor Pod Security admission 
   `allowPrivilegeEscalation: false` and `capabilities.drop: [ALL]` where unset. Pod Security
   (`restricted`) only checks these fields; the SCC fills them in first.
 
+Native sidecars: the webhook injects `istio-proxy` as an init container with `restartPolicy: Always`
+when the pod's node runs Kubernetes 1.33 or later (pkg/kube/inject DetectNativeSidecar), as OpenShift
+4.20's nodes do. `kube-inject` has no node to look at and would not; `ENABLE_NATIVE_SIDECARS=true`
+gives it the webhook's answer for such nodes.
+
 `runAsNonRoot` is *not* filled in: Pod Security requires it, and whether restricted-v2 sets it is not
 checked here, so every manifest must set it (the test reports the pods that do not).
 """
@@ -83,7 +88,7 @@ def openshift_namespace(name: str, labels: dict[str, str]) -> dict:
 
 def kube_inject(istioctl: Path, install: Install, deployments: list[dict]) -> list[dict]:
     """The Deployments as Istio's injector rewrites them (those without the revision label unchanged)."""
-    env = cluster().env()
+    env = dict(cluster().env(), ENABLE_NATIVE_SIDECARS="true")
     with tempfile.TemporaryDirectory(prefix="istio-inject-") as tmp:
         folder = Path(tmp)
         files = install.write(folder)

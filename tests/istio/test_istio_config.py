@@ -9,6 +9,7 @@ one way and must make the named claims fail, so that none of these tests can pas
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from functools import cache
 
@@ -30,7 +31,7 @@ from meshtest_runner import built_binaries, run_claims
 
 from handbook.lab import load_lab
 from handbook.manifest_check import value_sets
-from handbook.steps import ApplyStep
+from handbook.steps import ApplyStep, CheckStep
 
 VALUE_SETS = ("defaults", "second user")
 
@@ -249,3 +250,37 @@ def test_mutation_breaks_a_claim(bin_dir, case_name: str, mutate, must_fail: tup
         assert named, f"no claim starts with {prefix!r}: {sorted(report)}"
         held = all(o["held"] for o in named.values())
         assert not held, f"{case_name}: {mutate.__name__} left {sorted(named)} holding"
+
+
+# ----------------------------------------------------------------------------- sample outputs
+
+ENVOY_CLUSTER = re.compile(r"(?:outbound|inbound)\|\d+\|[\w.-]*\|[\w.-]*?\.svc\.cluster\.local")
+
+
+def _sample_cluster_claims() -> dict[str, list[dict]]:
+    """stage id -> one claim per Envoy cluster name that a sample output of the stage shows, on the
+    proxy of the Deployment the command runs in (``oc exec deploy/<name> -c istio-proxy``)."""
+    found: dict[str, list[dict]] = {}
+    for stage in load_lab().stages:
+        for step in stage.steps:
+            if not isinstance(step, CheckStep):
+                continue
+            proxies = [w.split("/", 1)[1] for w in step.argv if w.startswith("deploy/")]
+            for name in sorted(set(ENVOY_CLUSTER.findall(step.output))):
+                assert proxies, f"{stage.id} {step.id}: shows {name} but names no deploy/<name> to run in"
+                found.setdefault(stage.id, []).append(
+                    {"id": f"sample-{step.id}-{name}", "kind": "cluster", "proxy": proxies[0], "cluster": name})
+    return found
+
+
+def test_sample_outputs_name_clusters_that_istiod_generates(bin_dir) -> None:  # noqa: ANN001
+    """Every cluster name in a page's sample output (default values) exists in the generated config."""
+    claims = _sample_cluster_claims()
+    assert claims, "no sample output shows an Envoy cluster name"
+    failures = []
+    for stage_id, stage_claims in claims.items():
+        data = copy.deepcopy(cases("defaults")[stage_id].snapshot.data)
+        data["claims"] = stage_claims
+        report, _ = run_claims(bin_dir, data)
+        failures += [f"{stage_id} {k}: {o['problems']}" for k, o in report.items() if not o["held"]]
+    assert not failures, "\n".join(failures)

@@ -21,6 +21,7 @@ from meshtest_runner import built_binaries
 
 from handbook.lab import load_lab
 from handbook.manifest_check import value_sets
+from handbook.steps import CheckStep
 
 VALUE_SETS = ("defaults", "second user")
 CNI_INIT = "istio-validation"
@@ -106,6 +107,28 @@ def test_every_sidecar_gets_the_cni_init_container() -> None:
             if CNI_INIT not in names or "istio-init" in names:
                 problems.append(f"{deployment['metadata']['name']}: {names}")
     assert not problems, problems
+
+
+def _pod_spec_sample() -> tuple[str, list[str], list[str]]:
+    """(deployment, init containers, containers) from stage 3's sample output of the pod's containers."""
+    stage = load_lab().stage("stage-3")
+    for step in stage.steps:
+        if isinstance(step, CheckStep) and any("INIT:.spec.initContainers" in word for word in step.argv):
+            header, row = step.output.strip().splitlines()[:2]
+            columns = dict(zip(header.split(), row.split(), strict=True))
+            app = next(word.split("=", 1)[1] for word in step.argv if word.startswith("app="))
+            return app, columns["INIT"].split(","), columns["CONTAINERS"].split(",")
+    raise AssertionError("stage 3 has no check that shows the pod's init containers")
+
+
+def test_stage3_sample_shows_what_the_injector_makes() -> None:
+    """Stage 3's page: the injected pod's init containers and containers, in order, as Istio's injector
+    writes them for the lab's revision (native sidecar: istio-proxy among the init containers)."""
+    app, init, containers = _pod_spec_sample()
+    deployment = next(d for d in injected("defaults") if d["metadata"]["name"] == app)
+    spec = deployment["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec.get("initContainers", [])] == init
+    assert [c["name"] for c in spec["containers"]] == containers
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
