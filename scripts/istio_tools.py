@@ -51,8 +51,9 @@ class Target:
 
 
 TARGETS = (
-    Target("istioctl", ("build", "-trimpath", "-ldflags=-s -w", "istio.io/istio/istioctl/cmd/istioctl")),
-    Target("meshtest.test", ("test", "-c", "-vet=off", "-trimpath", "-ldflags=-s -w", "./meshtest"),
+    Target("istioctl", ("build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
+                        "istio.io/istio/istioctl/cmd/istioctl")),
+    Target("meshtest.test", ("test", "-c", "-vet=off", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "./meshtest"),
            ("meshtest/*.go",)),
 )
 
