@@ -21,7 +21,7 @@ HANDBOOK_CRDS ?= $(SHARED_CRDS)
 endif
 export HANDBOOK_CRDS
 
-.PHONY: setup serve build test check lint validate schemas fetch-assets browser-setup cluster-bin e2e offline benchmark \
+.PHONY: setup serve build test check lint validate schemas fetch-assets browser-setup cluster-bin istio-bin e2e offline benchmark \
 	lock clean
 
 setup: $(VENV)/.installed $(TOOLS)/kubeconform schemas fetch-assets
@@ -54,6 +54,11 @@ browser-setup: $(VENV)/.installed
 cluster-bin: $(VENV)/.installed
 	$(PY) scripts/local_cluster.py build
 
+# istioctl and the mesh test program (tools/istio/meshtest), built from the pinned istio.io/istio
+# module in tools/istio/ and cached in .cache/istio-bin (cold: about 15-20 minutes on 2 busy cores).
+istio-bin: $(VENV)/.installed
+	$(PY) scripts/istio_tools.py build
+
 e2e: setup cluster-bin
 	$(PY) -m pytest -m e2e tests/e2e
 
@@ -78,8 +83,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 # The tests that need neither chromium nor the local API server are independent: pytest-xdist runs
-# them on every core. The browser and end-to-end tests share one chromium and one cluster per session.
-FAST_TESTS := -m "not browser and not e2e" -n auto
+# them on every core. `make check` leaves out the tests marked `istio` (they need `make istio-bin`). The browser and end-to-end tests share one chromium and one cluster per session.
+FAST_TESTS := -m "not browser and not e2e and not istio" -n auto
 
 # Before `make setup` has built the schemas, the tests marked `schemas` are left out and the others
 # inject a validator that checks nothing and says so (HANDBOOK_VALIDATOR=record:...).
@@ -88,11 +93,11 @@ check: $(VENV)/.installed lint
 	  $(PY) -m pytest $(FAST_TESTS) -q; \
 	else \
 	  echo "make check: no schemas yet (run make setup): tests marked 'schemas' left out"; \
-	  HANDBOOK_VALIDATOR=record:/dev/null $(PY) -m pytest -m "not browser and not e2e and not schemas" -n auto -q; \
+	  HANDBOOK_VALIDATOR=record:/dev/null $(PY) -m pytest -m "not browser and not e2e and not istio and not schemas" -n auto -q; \
 	fi
 
-test: setup lint browser-setup cluster-bin
-	CI=$${CI:-true} $(PY) -m pytest $(FAST_TESTS)
+test: setup lint browser-setup cluster-bin istio-bin
+	CI=$${CI:-true} $(PY) -m pytest -m "not browser and not e2e" -n auto
 	CI=$${CI:-true} $(PY) -m pytest -m "browser or e2e"
 
 lock: $(VENV)/.installed

@@ -12,6 +12,15 @@ import pytest
 from support.apply_cli import REPO, FakeCli, make_fake_cli
 from support.site_build import build
 
+ISTIO_TESTS = Path(__file__).resolve().parent / "istio"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/istio needs the Istio tools (`make istio-bin`): mark it ``istio``."""
+    for item in items:
+        if ISTIO_TESTS in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.istio)
+
 
 @pytest.fixture
 def fake_cli(tmp_path: Path) -> FakeCli:
