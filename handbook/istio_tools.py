@@ -18,8 +18,6 @@ program's sources; a warm run builds nothing. A lock file serialises concurrent 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -27,9 +25,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .file_lock import locked
 
 REPO = Path(__file__).resolve().parent.parent
 MODULE = REPO / "tools" / "istio"
@@ -96,17 +95,6 @@ def _stamp(go: str, target: Target) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @dataclass
 class BuildReport:
     directory: Path
@@ -125,7 +113,7 @@ def build(*, force: bool = False, log=sys.stderr) -> BuildReport:  # noqa: ANN00
     go = _go()
     target_dir = bin_dir()
     report = BuildReport(target_dir)
-    with _locked(CACHE / ".lock"):
+    with locked(CACHE / ".lock"):
         target_dir.mkdir(parents=True, exist_ok=True)
         stamps_file = target_dir / "stamp.json"
         stamps = json.loads(stamps_file.read_text(encoding="utf-8")) if stamps_file.is_file() else {}

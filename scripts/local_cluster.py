@@ -8,17 +8,14 @@ by another Python.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 try:
     from handbook.local_cluster.cli import main
 except ImportError as missing:  # not the project's Python: use the .venv that `make setup` made
-    venv_python = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
-    if venv_python.exists() and Path(sys.executable) != venv_python:
-        os.execv(venv_python, [str(venv_python), *sys.argv])  # noqa: S606 - same script, same arguments
-    sys.exit(f"local_cluster.py: {missing}; run `make setup` first (it installs the project into .venv)")
+    from project_python import rerun_in_venv
+
+    rerun_in_venv("local_cluster.py", missing)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,8 +8,6 @@ two runs at once build the cache only once. Nothing is downloaded prebuilt: `go 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -18,11 +16,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..file_lock import locked
 from .common import BIN_CACHE, MODULES, ClusterError, relative
 
 # Bump when the way binaries are built changes (flags, names), so cached ones are rebuilt.
@@ -114,18 +112,6 @@ class BuildReport:
         lines += [f"  {name:<24} {secs:6.0f}s" for name, secs in self.built.items()]
         lines += [f"  {name:<24} FAILED: {why}" for name, why in self.failed.items()]
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (two test runs at once build the cache only once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build(*, force: bool = False, log: TextIO = sys.stderr) -> BuildReport:
