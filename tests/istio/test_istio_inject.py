@@ -27,13 +27,9 @@ VALUE_SETS = ("defaults", "second user")
 CNI_INIT = "istio-validation"
 # Reviewed exceptions: Deployment -> why Pod Security `restricted` may refuse it here, and the text that
 # the refusal must contain (so an exception cannot hide another problem, and goes stale loudly).
-ADMISSION_EXCEPTIONS = {
-    "mesh-client": ("stage 6 leaves runAsNonRoot unset on purpose: the curl image's user is the name "
-                    "curl_user, which the kubelet cannot verify as non-root; on OpenShift the SCC assigns "
-                    "a UID from the namespace range. OpenShift enforces `privileged` globally and only "
-                    "warns for `restricted`, so the learner sees a Pod Security warning, not a refusal",
-                    "runAsNonRoot != true"),
-}
+# Deployments that Pod Security (restricted) may refuse, with the reason and the refusal text expected:
+# none since mesh-client sets runAsNonRoot (with a numeric UID on Kubernetes), so every pod is admitted.
+ADMISSION_EXCEPTIONS: dict[str, tuple[str, str]] = {}
 
 
 @cache
