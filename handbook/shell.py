@@ -2,7 +2,7 @@
 
 Words keep their ${NAME} references so that the reader's shell expands them from the
 export block; everything else is quoted so that bash hands the CLI exactly the
-argv that apply.py passes without a shell. tests/test_shell_equivalence.py runs the
+argv that apply.py passes without a shell. tests/proof/test_shell_equivalence.py runs the
 text through a real bash to prove it.
 """
 

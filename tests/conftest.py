@@ -36,7 +36,7 @@ def bash() -> str:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's site, built once per session (tests/test_site.py, tests/test_page_text.py)."""
+    """The repository's site, built once per session (tests/proof/test_site.py, tests/proof/test_page_text.py)."""
     out = tmp_path_factory.mktemp("site") / "site"
     result = build(REPO, out)
     assert result.returncode == 0, result.stdout + result.stderr

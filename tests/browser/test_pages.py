@@ -112,7 +112,7 @@ def test_without_javascript_the_defaults_show(browser: Any, base_url: str) -> No
     pages = stage_pages(REPO / "docs")
     with browser_context(browser, None, java_script_enabled=False) as (context, _recorder):
         page = context.new_page()
-        for stage in (s for s in lab.stages if s.id in pages):  # a missing page fails tests/test_site.py
+        for stage in (s for s in lab.stages if s.id in pages):  # a missing page fails tests/proof/test_site.py
             page.goto(page_url(base_url, Path(pages[stage.id]).with_suffix("").as_posix()))
             shown = page.locator(".lab-export pre > code").first.inner_text().rstrip("\n")
             result = run_apply([stage.id, "--only", "--dry-run"], dict(os.environ))

@@ -66,7 +66,7 @@ def _stage_urls(base_url: str) -> dict[str, str]:
 
 
 def _paged_stages(lab: Lab) -> list[Stage]:
-    """The stages that have a page (tests/test_site.py fails for a stage without one)."""
+    """The stages that have a page (tests/proof/test_site.py fails for a stage without one)."""
     pages = stage_pages(REPO / "docs")
     stages = [stage for stage in lab.stages if stage.id in pages]
     assert stages, "no stage page in docs/"

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from support.apply_cli import REPO
 
 from handbook import schema_build, schemas, validation
 from handbook.lab import Lab
@@ -31,8 +32,8 @@ from handbook.validation.defaults import defaulted
 
 pytestmark = pytest.mark.schemas
 
-BROKEN = Path(__file__).parent / "broken"
-FIXTURES = Path(__file__).parent / "fixtures" / "validation"
+BROKEN = REPO / "tests" / "broken"
+FIXTURES = REPO / "tests" / "fixtures" / "validation"
 VALID = (FIXTURES / "valid-kinds.yaml").read_text(encoding="utf-8")
 UNCHECKED = (FIXTURES / "not-validated-kinds.yaml").read_text(encoding="utf-8")
 ENGINES = ["kubeconform", "python"]
@@ -197,7 +198,7 @@ def split(text: str, source: str, label: str = "defaults") -> list[RenderedDocum
 
 
 def valid_documents(label: str = "defaults") -> list[RenderedDocument]:
-    return split(VALID, "tests/test_validation.py", label)
+    return split(VALID, "tests/validation/test_validation.py", label)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -6,12 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.apply_cli import REPO
 
 from handbook.errors import DefinitionError, UsageError
 from handbook.lab import Lab
 from handbook.steps import ApplyStep, CheckStep, ManualStep, PatchStep, RunStep, WaitStep
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "lab"
+FIXTURE = REPO / "tests" / "fixtures" / "lab"
 
 
 @pytest.fixture(scope="module")

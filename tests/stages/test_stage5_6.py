@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 import pytest
+from support.apply_cli import REPO
 
 from handbook.diagrams import traffic_split
 from handbook.diagrams.mermaid import symbolic_values
@@ -23,8 +23,6 @@ from handbook.replay import end_state, step_moves
 from handbook.stages import Stage
 from handbook.steps import ApplyStep, CheckStep
 from handbook.tables import circuit_breaker
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from support.apply_cli import REPO
 
 from handbook.local_cluster import ClusterError, crds, pki
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def load(path: Path) -> x509.Certificate:

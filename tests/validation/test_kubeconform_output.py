@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
+from support.apply_cli import REPO
 
 from handbook.validation import ValidationSetupError, kubeconform
 from handbook.validation.model import Finding
 from handbook.validation.output import findings_from_result, read_output
 
-RECORDED = Path(__file__).parent / "fixtures" / "kubeconform"
+RECORDED = REPO / "tests" / "fixtures" / "kubeconform"
 
 
 def recorded(shape: str) -> tuple[dict, int]:

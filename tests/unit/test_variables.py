@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.apply_cli import REPO
 
 from handbook.errors import DefinitionError, VariableError
 from handbook.variables import VariableCatalog, references, substitute
 
-REAL = Path(__file__).resolve().parent.parent / "manifests" / "variables.yaml"
+REAL = REPO / "manifests" / "variables.yaml"
 
 
 @pytest.fixture(scope="module")
