@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .blocks import Block, catch_up_block, export_block, step_block
 from .errors import UsageError
@@ -137,9 +138,9 @@ class PageRenderer:
         """A link from this page's text to the block of one of its stage's steps."""
         return step_link_markdown(self.stage, step_id, words, self.page)
 
-    @property
+    @cached_property
     def sample_user(self) -> str:
-        """The learner whose values the sample outputs show: LAB_USER's default."""
+        """The learner whose values the sample outputs show: LAB_USER's default (resolved once per page)."""
         return self.lab.variables.resolve()["LAB_USER"]
 
     def platform_tabs(self, *step_ids: str) -> str:

@@ -23,14 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
 from .. import schema_build, schemas
+from ..crd_schema import iter_crds
 from ..paths import REPO_ROOT
+from ..validation import extra_crds
 from .cluster import LocalCluster
 from .common import ClusterError
 
-CRD_FOLDER_VARIABLE = "HANDBOOK_CRDS"
+CRD_FOLDER_VARIABLE = extra_crds.ENVIRONMENT
 SHARED_CRDS = REPO_ROOT.parent / "shared" / "crds"
 # OpenShift objects that learners read, served here from the same pinned openshift/api module.
 PLATFORM_CRD_FILES = {
@@ -62,7 +62,7 @@ def pinned_crd_files() -> list[tuple[str, Path]]:
 
 def crd_folder_paths(environ: Mapping[str, str] = os.environ) -> tuple[list[Path], str]:
     """The paths of source 2 and where they came from; ([], why) when there are none."""
-    named = [Path(p) for p in environ.get(CRD_FOLDER_VARIABLE, "").split(os.pathsep) if p.strip()]
+    named = extra_crds.from_environment(environ)
     if named:
         missing = [str(p) for p in named if not p.exists()]
         if missing:
@@ -75,18 +75,8 @@ def crd_folder_paths(environ: Mapping[str, str] = os.environ) -> tuple[list[Path
 
 
 def folder_crds(paths: list[Path]) -> list[dict]:
-    """Every CustomResourceDefinition in the YAML files of ``paths`` (files, or folders, not recursive)."""
-    files: list[Path] = []
-    for path in paths:
-        files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
-    crds = []
-    for path in files:
-        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if isinstance(document, dict) and document.get("kind") == "List":
-                crds += [d for d in document.get("items", []) if d.get("kind") == "CustomResourceDefinition"]
-            elif isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
-                crds.append(document)
-    return crds
+    """Every CustomResourceDefinition in ``paths`` (files, or folders' YAML and JSON files; a ``List`` too)."""
+    return [crd for path in extra_crds.crd_files(paths) for crd in iter_crds(path)]
 
 
 def served_kinds(crds: list[dict]) -> set[tuple[str, str]]:

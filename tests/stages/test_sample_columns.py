@@ -13,7 +13,6 @@ the local Go module cache. A resource whose CRD is in neither is skipped with th
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -24,10 +23,11 @@ import yaml
 
 from handbook.crd_schema import iter_crds
 from handbook.lab import Lab
-from handbook.paths import REPO_ROOT
+from handbook.local_cluster.crds import crd_folder_paths
 from handbook.schema_build import CRD_FILES
 from handbook.schemas import go_modules, read_versions
 from handbook.steps import CheckStep
+from handbook.validation import extra_crds
 
 # kubernetes pkg/printers/internalversion/printers.go, AddHandlers: the columns of priority 0.
 BUILTIN_COLUMNS: dict[str, list[str]] = {
@@ -50,12 +50,6 @@ BUILTIN_ALIASES = {
 }
 
 
-def shared_crd_dirs() -> list[Path]:
-    """HANDBOOK_CRDS (the option the validation reads), else the folder ``shared/crds`` beside the clone."""
-    candidates = [*os.environ.get("HANDBOOK_CRDS", "").split(os.pathsep), REPO_ROOT.parent / "shared" / "crds"]
-    return [Path(c) for c in candidates if c and Path(c).is_dir()]
-
-
 def module_crd_files() -> list[Path]:
     """The CRD files of the pinned Go modules, if they are in the local module cache (no network)."""
     go = shutil.which("go")
@@ -75,7 +69,8 @@ def module_crd_files() -> list[Path]:
 
 def load_crds() -> dict[str, dict]:
     """plural, plural.group, singular and short names -> CRD."""
-    files = [p for d in shared_crd_dirs() for p in sorted(d.glob("*.yaml"))] + module_crd_files()
+    folders, _ = crd_folder_paths()  # HANDBOOK_CRDS, else ../shared/crds beside the clone
+    files = extra_crds.crd_files(folders) + module_crd_files()
     crds: dict[str, dict] = {}
     for path in files:
         for crd in iter_crds(path):
