@@ -28,6 +28,7 @@ import yaml
 from .manifests import split_documents
 from .plan import Planned
 from .steps import Command
+from .yaml_load import safe_load_copy
 
 Key = tuple[str, str, str]  # (kind, namespace or "" when cluster-scoped or unknown, name)
 
@@ -175,7 +176,7 @@ class _State:
         docs = []
         for document in split_documents(where, stdin):
             try:
-                doc = yaml.safe_load(document.text)
+                doc = safe_load_copy(document.text)  # libyaml, parsed once per process
             except yaml.YAMLError as exc:
                 self.problems.append(f"{where}, document {document.index + 1}: not valid YAML: {exc}")
                 continue
@@ -275,7 +276,7 @@ class _State:
         if held is None:
             return
         try:
-            patch = yaml.safe_load(body) if words.flags.get("-p") is None else json.loads(body)
+            patch = safe_load_copy(body) if words.flags.get("-p") is None else json.loads(body)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             self.problems.append(f"{where}: the patch is not valid: {exc}")
             return

@@ -115,3 +115,16 @@ def test_the_schemas_are_valid_and_take_their_platforms_from_handbook_platforms(
 
 def test_the_repository_and_the_fixture_lab_meet_their_schemas() -> None:
     assert Lab.load() and Lab.load(FIXTURE_LAB)
+
+
+def test_the_clean_cache_remembers_content_not_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that passed once is not checked again, but a changed one is, and problems are never remembered."""
+    monkeypatch.setattr(lab_schema, "CLEAN_CACHE", tmp_path / "clean")
+    good = {"title": "t", "summary": "s", "steps": [{"id": "look", "manual": "見る"}]}
+    assert lab_schema.problems("stage", "a/stage.yaml", good) == []
+    assert len(list((tmp_path / "clean").iterdir())) == 1
+
+    broken = {**good, "steps": [{"id": "look", "manual": "見る", "apply": "x.yaml"}]}
+    assert lab_schema.problems("stage", "a/stage.yaml", broken), "a changed stage must be checked again"
+    assert lab_schema.problems("stage", "a/stage.yaml", broken), "a problem must not be remembered as clean"
+    assert len(list((tmp_path / "clean").iterdir())) == 1
