@@ -31,6 +31,11 @@ from .common import NODE_ANNOTATION, NODE_NAME, SERVICE_CIDR, STATE_FILE, TOKEN_
 from .pki import make_pki
 from .processes import Process, alive, free_ports, spawn, terminate, wait_until
 
+# The controller manager's and the scheduler's own client limits (20 and 50 requests a second by
+# default) protect a shared API server; here they only make many learners' rollouts wait in line.
+# kwokctl turns them off the same way (its DisableQPSLimits option: 5000 a second, bursts of 10000).
+CLIENT_LIMITS_OFF = ("--kube-api-qps=5000", "--kube-api-burst=10000")
+
 
 @dataclass
 class LocalCluster:
@@ -273,7 +278,7 @@ class LocalCluster:
                 str(self.bin / name), f"--kubeconfig={config}", f"--authentication-kubeconfig={config}",
                 f"--authorization-kubeconfig={config}", "--bind-address=127.0.0.1",
                 f"--secure-port={self.ports[port_name]}", f"--cert-dir={self.directory / (port_name + '-certs')}",
-                "--leader-elect=false", "--v=0", *extra,
+                "--leader-elect=false", "--v=0", *CLIENT_LIMITS_OFF, *extra,
             ], tie_to_parent)
             port = self.ports[port_name]
             wait_until(f"{name} /healthz", process, lambda port=port: self.https_ok(port, "/healthz", None), 60)
