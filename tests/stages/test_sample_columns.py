@@ -39,6 +39,8 @@ BUILTIN_COLUMNS: dict[str, list[str]] = {
     "deployments": ["Name", "Ready", "Up-to-date", "Available", "Age"],
     # namespaceColumnDefinitions
     "namespaces": ["Name", "Status", "Age"],
+    # serviceColumnDefinitions
+    "services": ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
     # mutatingWebhookColumnDefinitions
     "mutatingwebhookconfigurations": ["Name", "Webhooks", "Age"],
 }
@@ -46,6 +48,7 @@ BUILTIN_COLUMNS: dict[str, list[str]] = {
 BUILTIN_ALIASES = {
     "pod": "pods", "po": "pods", "daemonset": "daemonsets", "ds": "daemonsets",
     "deployment": "deployments", "deploy": "deployments", "namespace": "namespaces", "ns": "namespaces",
+    "service": "services", "svc": "services",
     "mutatingwebhookconfiguration": "mutatingwebhookconfigurations",
 }
 
