@@ -165,3 +165,21 @@ def test_changing_istio_spec_namespace_is_refused(cluster, crd_folder, lab: Path
     assert "spec.namespace: Invalid value" in moved.stderr and "immutable" in moved.stderr, moved.stderr
     kept = cluster.kubectl("get", f"istios.sailoperator.io/{name}", "-o", "jsonpath={.spec.namespace}").stdout
     assert kept == istio["spec"]["namespace"]
+
+
+# --------------------------------------------------------------------------- istioctl as the learner (stages 3, 4)
+
+
+def test_the_learner_may_run_istioctl_proxy_status_and_proxy_config(cluster, lab: Path) -> None:  # noqa: ANN001
+    """What istioctl asks of the API server, by istio.io/istio istioctl/pkg/multixds (proxy-status) and
+    pkg/kube (proxy-config): list istiod's pods in MESH_NS, port-forward to one, create a token of the
+    service account default there; port-forward to the learner's own pod for proxy-config."""
+    values = Lab.load(lab).variables.resolve({"LAB_USER": LEARNER})
+    mesh, app = values["MESH_NS"], values["APP_NS"]
+    asks = [("list", "pods", None, mesh), ("create", "pods", "portforward", mesh),
+            ("create", "serviceaccounts/default", "token", mesh),
+            ("get", "pods", None, app), ("create", "pods", "portforward", app)]
+    for verb, resource, sub, namespace in [*asks, ("create", "serviceaccounts/default", "token", "kube-system")]:
+        words = ["auth", "can-i", verb, resource, "-n", namespace, *([f"--subresource={sub}"] if sub else [])]
+        answer = cluster.kubectl(*words, context=LEARNER, check=False).stdout.strip()
+        assert answer == ("no" if namespace == "kube-system" else "yes"), (words, answer)

@@ -249,31 +249,42 @@ def test_end_state_follows_set_serviceaccount_and_delete(tmp_path: Path) -> None
     assert len(state.problems) == 1 and "step sa-gone" in state.problems[0]
 
 
-# --------------------------------------------------------------------------- stage 7: what the monitors find
+# --------------------------------------------------------------- stages 4 and 7: what the monitors find
 
 
-def _stage_objects(lab: Lab, stage_id: str) -> list[dict]:
-    return lab.objects([lab.stage(stage_id)], symbolic_values(lab))
+def _stage_objects(lab: Lab, stage_id: str, platform: str | None = None) -> list[dict]:
+    return lab.objects([lab.stage(stage_id)], symbolic_values(lab), platform)
 
 
-def test_telemetry_and_istiod_monitor_are_in_the_control_plane_namespace(lab: Lab) -> None:
-    objects = _stage_objects(lab, "stage-7")
-    telemetry = _of_kind(objects, "Telemetry")
-    assert len(telemetry) == 1 and telemetry[0]["metadata"]["namespace"] == MESH_NS
-    assert telemetry[0]["spec"]["metrics"] == [{"providers": [{"name": "prometheus"}]}]
-    monitor = _of_kind(objects, "ServiceMonitor")
-    assert len(monitor) == 1 and monitor[0]["metadata"]["namespace"] == MESH_NS
-    assert monitor[0]["spec"]["selector"] == {"matchLabels": {"istio": "pilot"}}
-    assert [e["port"] for e in monitor[0]["spec"]["endpoints"]] == ["http-monitoring"]
+# Where each platform's Kiali reads its metrics: OpenShift's Thanos Querier with Kiali's own
+# token, and on kind the Prometheus "lab" that stage 0 installs in namespace monitoring.
+KIALI_PROMETHEUS = {
+    "openshift": {"url": "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091",
+                  "auth": {"type": "bearer", "use_kiali_token": True}, "thanos_proxy": {"enabled": True}},
+    "kubernetes": {"url": "http://prometheus-operated.monitoring.svc:9090"},
+}
+
+
+def test_telemetry_in_stage_7_and_istiod_monitor_in_stage_4_in_the_control_plane_namespace(lab: Lab) -> None:
+    telemetry = _of_kind(_stage_objects(lab, "stage-7"), "Telemetry")
+    mesh_wide = [t for t in telemetry if "selector" not in t["spec"]]
+    assert len(mesh_wide) == 1 and mesh_wide[0]["metadata"]["namespace"] == MESH_NS
+    assert mesh_wide[0]["spec"]["metrics"] == [{"providers": [{"name": "prometheus"}]}]
+    for platform in ("openshift", "kubernetes"):
+        monitor = _of_kind(_stage_objects(lab, "stage-4", platform), "ServiceMonitor")
+        assert len(monitor) == 1 and monitor[0]["metadata"]["namespace"] == MESH_NS, platform
+        assert monitor[0]["spec"]["selector"] == {"matchLabels": {"istio": "pilot"}}
+        assert [e["port"] for e in monitor[0]["spec"]["endpoints"]] == ["http-monitoring"]
 
 
 def test_a_proxy_monitor_in_every_namespace_with_proxies(lab: Lab, state: authz.EndState) -> None:
-    monitors = _of_kind(_stage_objects(lab, "stage-7"), "PodMonitor")
-    assert {m["metadata"]["namespace"] for m in monitors} == {APP_NS}
-    endpoints = [e for m in monitors for e in m["spec"]["podMetricsEndpoints"]]
-    assert [(e["port"], e["path"]) for e in endpoints] == [("http-envoy-prom", "/stats/prometheus")]
-    for monitor in monitors:
-        assert "namespaceSelector" not in monitor["spec"], "user-workload monitoring ignores it"
+    for platform in ("openshift", "kubernetes"):
+        monitors = _of_kind(_stage_objects(lab, "stage-4", platform), "PodMonitor")
+        assert {m["metadata"]["namespace"] for m in monitors} == {APP_NS}, platform
+        endpoints = [e for m in monitors for e in m["spec"]["podMetricsEndpoints"]]
+        assert [(e["port"], e["path"]) for e in endpoints] == [("http-envoy-prom", "/stats/prometheus")]
+        for monitor in monitors:
+            assert "namespaceSelector" not in monitor["spec"], "user-workload monitoring ignores it"
     # Proxies run where pods carry the revision label (sidecars and the gateway): only in APP_NS.
     with_proxy = {w.namespace for w in state.workloads.values() if w.labels.get("istio.io/rev")}
     assert with_proxy == {APP_NS}
@@ -281,34 +292,54 @@ def test_a_proxy_monitor_in_every_namespace_with_proxies(lab: Lab, state: authz.
     assert control_plane == [], "a Deployment in the control plane namespace would need its own PodMonitor"
 
 
-def test_kiali_sees_what_the_control_plane_sees(lab: Lab) -> None:
+def test_the_monitors_come_before_kiali_at_the_end_of_stage_4(lab: Lab) -> None:
+    stage = lab.stage("stage-4")
+    for platform in ("openshift", "kubernetes"):
+        files = [s.file for s in stage.steps_for(platform) if isinstance(s, ApplyStep)]
+        kiali = [f for f in files if f.startswith("kiali")]
+        assert len(kiali) == 1, f"{platform}: one Kiali per platform, got {kiali}"
+        assert files.index("proxy-monitor.yaml") < files.index(kiali[0])
+        assert files.index("gateway-routing.yaml") < files.index("istiod-monitor.yaml")
+    for later in lab.stages:
+        if later.id != "stage-4":
+            assert not any(isinstance(s, ApplyStep) and s.file.startswith("kiali") for s in later.steps), later.id
+
+
+@pytest.mark.parametrize("platform", ["openshift", "kubernetes"])
+def test_kiali_sees_what_the_control_plane_sees(lab: Lab, platform: str) -> None:
     values = symbolic_values(lab)
     istio = next(o for o in lab.objects([lab.stage("stage-2")], values)
                  if o.get("kind") == "Istio" and o["metadata"]["name"] == "${MESH_NAME}")
-    kiali = _of_kind(_stage_objects(lab, "stage-7"), "Kiali")
+    kiali = _of_kind(_stage_objects(lab, "stage-4", platform), "Kiali")
     assert len(kiali) == 1 and kiali[0]["metadata"]["namespace"] == istio["spec"]["namespace"]
     spec = kiali[0]["spec"]
     assert spec["deployment"]["cluster_wide_access"] is False
     assert spec["deployment"]["discovery_selectors"]["default"] == istio["spec"]["values"]["meshConfig"][
         "discoverySelectors"]
-    prometheus = spec["external_services"]["prometheus"]
-    assert prometheus["url"] == "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
-    assert prometheus["auth"] == {"type": "bearer", "use_kiali_token": True}
-    assert prometheus["thanos_proxy"] == {"enabled": True}
+    assert spec["external_services"]["prometheus"] == KIALI_PROMETHEUS[platform]
+    # OpenShift's own login on OpenShift (the default there); no login page on kind, where the
+    # port-forward step opens Kiali on the learner's localhost only.
+    strategy = (spec.get("auth") or {}).get("strategy")
+    assert strategy == {"openshift": None, "kubernetes": "anonymous"}[platform]
+    if platform == "kubernetes":
+        forward = lab.stage("stage-4").step("kiali-port-forward")
+        assert isinstance(forward, RunStep) and forward.terminal == "new"
+        assert forward.argv[:2] == ("kubectl", "port-forward")
+        assert "svc/kiali" in forward.argv and "${MESH_NS}" in forward.argv
 
 
 def test_the_metrics_grant_names_kialis_service_account(lab: Lab) -> None:
-    # Stage 0 binds cluster-monitoring-view to the account that stage 7's Kiali runs as.
+    # Stage 0 binds cluster-monitoring-view to the account that stage 4's Kiali runs as on OpenShift.
     bindings = [o for o in _stage_objects(lab, "stage-0") if o["kind"] == "ClusterRoleBinding"
                 and o["roleRef"]["name"] == "cluster-monitoring-view"]
     assert len(bindings) == 1
     # The Kiali operator names the account <instance_name>-service-account; instance_name is kiali.
-    kiali = _of_kind(_stage_objects(lab, "stage-7"), "Kiali")[0]
+    kiali = _of_kind(_stage_objects(lab, "stage-4", "openshift"), "Kiali")[0]
     instance = (kiali["spec"].get("deployment") or {}).get("instance_name", "kiali")
     account = f"{instance}-service-account"
     assert bindings[0]["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": MESH_NS}]
     assert kiali["metadata"].get("namespace", MESH_NS) == MESH_NS
-    check = lab.stage("stage-7").step("check-kiali-metrics-access")
+    check = lab.stage("stage-4").step("check-kiali-metrics-access")
     assert isinstance(check, CheckStep)
     assert f"--as=system:serviceaccount:{MESH_NS}:{account}" in check.argv
 

@@ -1,4 +1,4 @@
-"""scripts/apply.py as a reader runs it, and a fake cluster CLI (oc, kubectl, curl) that records every call."""
+"""scripts/apply.py as a reader runs it, and a fake cluster CLI (oc, kubectl, curl, istioctl) recording every call."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ APPLY = REPO / "scripts" / "apply.py"
 
 @dataclass
 class FakeCli:
-    """A temporary bin directory whose oc, kubectl and curl record calls and answer from rules."""
+    """A temporary bin directory whose oc, kubectl, curl and istioctl record calls and answer from rules."""
 
     bin_dir: Path
     log: Path
@@ -48,7 +48,7 @@ class FakeCli:
         return env
 
 
-def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl")) -> FakeCli:
+def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl", "istioctl")) -> FakeCli:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in names:
