@@ -48,7 +48,7 @@ class FakeCli:
         return env
 
 
-def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl")) -> FakeCli:
+def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl", "istioctl")) -> FakeCli:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in names:
