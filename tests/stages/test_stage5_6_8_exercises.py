@@ -3,7 +3,7 @@
 A solution is a list of steps that the reader (or `apply.py exercise`) runs after the stage. Checked
 here: its manifests pass kubeconform, its sample outputs meet their own expectations, it changes
 something, and its last steps leave the cluster exactly as the stage left it (handbook.replay).
-Every troubleshooting `look` command only reads.
+Every troubleshooting `look` command only reads, and every long manifest carries 1-3 focus lines.
 """
 
 from __future__ import annotations
@@ -124,3 +124,21 @@ def test_troubleshooting_looks_only_read(lab: Lab, stage_id: str) -> None:
     assert entries
     for entry in entries:
         assert reads_only([str(w) for w in entry["look"]]), entry["id"]
+
+
+def long_manifest_steps(stage: Stage) -> list[tuple[str, str, list]]:
+    """(step id, file, focus) for every apply/patch step, solutions included, whose file exceeds 25 lines."""
+    raw = raw_stage(stage)
+    found = []
+    for entry in [*raw["steps"], *raw["exercise"]["solution"]]:
+        name = entry.get("apply") or (entry.get("patch") or {}).get("file")
+        if name and len((stage.folder / name).read_text(encoding="utf-8").splitlines()) > 25:
+            found.append((entry["id"], name, entry.get("focus") or []))
+    return found
+
+
+@pytest.mark.parametrize("stage_id", STAGES)
+def test_long_manifests_say_what_to_look_at(lab: Lab, stage_id: str) -> None:
+    found = long_manifest_steps(lab.stage(stage_id))
+    assert found, "no long manifest found: the line count is wrong"
+    assert [(i, f) for i, f, focus in found if not 1 <= len(focus) <= 3] == []
