@@ -115,7 +115,7 @@ def test_every_second_terminal_block_is_marked() -> None:
             if step.kind == "manual" and re.search(r"別の(端末|ターミナル)", step.text):
                 unmarked.append(f"{stage.definition}: {step.id} sends the reader to another terminal in text")
     assert unmarked == []
-    assert {"watch-front-end", "port-forward-gateway-kubernetes"} <= marked
+    assert {"watch-front-end", "kiali-port-forward"} <= marked
 
 
 @pytest.mark.parametrize("step_ref", [s.ref for s in new_terminal_steps(Lab.load())])
