@@ -1,4 +1,4 @@
-"""scripts/apply.py as a reader runs it, and a fake cluster CLI (oc, kubectl, curl) that records every call."""
+"""scripts/apply.py as a reader runs it, and a fake CLI (oc, kubectl, curl, helm, kind) that records every call."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class FakeCli:
         return env
 
 
-def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl")) -> FakeCli:
+def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl", "helm", "kind")) -> FakeCli:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in names:
