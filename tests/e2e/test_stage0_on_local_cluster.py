@@ -28,12 +28,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def lab(cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+def pinned_crds(cluster) -> list[str]:  # noqa: ANN001
+    """The CRDs of the pinned Go modules (tools/versions.env), the Prometheus Operator's among them."""
+    names = local_cluster.install_crds(cluster, folder=False)
+    assert "customresourcedefinition.apiextensions.k8s.io/prometheuses.monitoring.coreos.com" in names
+    return names
+
+
+@pytest.fixture(scope="module")
+def lab(cluster, pinned_crds: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
     paths, origin = local_cluster.crd_folder_paths()
     if not paths:
         pytest.skip(f"the Sail and Kiali CRDs are needed for stage 0: {origin}")
-    names = local_cluster.install_crds(cluster)
-    assert "customresourcedefinition.apiextensions.k8s.io/prometheuses.monitoring.coreos.com" in names
+    local_cluster.install_crds(cluster)
     copy_, dropped = lab_for_cluster(REAL_LAB, tmp_path_factory.mktemp("stage0-lab") / "real", nodes=cluster.nodes)
     left_out = {item.ref for item in dropped}
     assert {"stage-0/create-kind-cluster", "stage-0/install-sail-operator", "stage-0/install-kiali-operator",
@@ -61,7 +68,7 @@ def test_stage0_on_kubernetes_applies_and_a_second_run_changes_nothing(cluster, 
     assert "stage-0/check-crds (check): pass" in checks.stdout
 
 
-def test_the_server_refuses_a_misspelled_prometheus_field(cluster, lab: Path) -> None:  # noqa: ANN001
+def test_the_server_refuses_a_misspelled_prometheus_field(cluster, pinned_crds: list[str]) -> None:  # noqa: ANN001
     """The Prometheus CRD served here is the real one: strict field validation names the unknown field."""
     bad = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
            "metadata": {"name": "typo", "namespace": "default"},
