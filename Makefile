@@ -24,7 +24,7 @@ export HANDBOOK_CRDS
 .PHONY: setup serve build test check lint validate schemas fetch-assets browser-setup cluster-bin istio-bin e2e offline benchmark \
 	lock clean
 
-setup: $(VENV)/.installed $(TOOLS)/kubeconform schemas fetch-assets
+setup: $(VENV)/.installed $(TOOLS)/kubeconform $(TOOLS)/kindconfig schemas fetch-assets
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 $(TOOLS)/kubeconform: tools/versions.env
 	GOBIN=$(TOOLS) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 	touch $@
+
+# The kind cluster config checker (kind's own Go types, tools/kindconfig/go.mod pins sigs.k8s.io/kind).
+$(TOOLS)/kindconfig: tools/kindconfig/go.mod tools/kindconfig/go.sum tools/kindconfig/main.go
+	cd tools/kindconfig && GOBIN=$(TOOLS) go install .
 
 schemas: $(VENV)/.installed
 	$(PY) scripts/build_schemas.py

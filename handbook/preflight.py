@@ -93,10 +93,17 @@ def served_apis(session: Session) -> set[tuple[str, str]]:
 
 
 def required_apis(plan: Iterable[Stage], platform: str, values: Values) -> list[ApiRef]:
+    """What the cluster must serve before the plan runs.
+
+    An admin stage (stage 0) installs the operators that bring its own kinds (a Subscription or a
+    `helm install` before its IstioCNI or Prometheus), so only its ``requires`` count, not its documents.
+    """
     refs: dict[tuple[str, str], ApiRef] = {}
     for stage in plan:
         for ref in stage.requires:
             refs.setdefault((ref.api_version, ref.kind), ref)
+        if stage.audience == "admin":
+            continue
         for document in stage.documents(platform):  # every object sent, even one a later step deletes
             obj = parse_document(document, values)
             ref = ApiRef(str(obj.get("apiVersion")), str(obj.get("kind")))

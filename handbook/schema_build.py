@@ -56,7 +56,7 @@ CRD_FILES: dict[str, list[str]] = {
     "GO_MODULE_OPERATOR_FRAMEWORK_API": ["crds/operators.coreos.com_*.yaml"],
     "GO_MODULE_PROMETHEUS_OPERATOR": [
         f"example/prometheus-operator-crd/monitoring.coreos.com_{name}.yaml"
-        for name in ("servicemonitors", "podmonitors", "probes", "prometheusrules")
+        for name in ("servicemonitors", "podmonitors", "probes", "prometheusrules", "prometheuses")
     ],
     "GO_MODULE_GATEWAY_API": ["config/crd/standard/gateway.networking.k8s.io_*.yaml"],
     # openshift/api writes one CRD file per feature set (routes-Default.crd.yaml,

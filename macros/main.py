@@ -17,6 +17,10 @@ from handbook import blocks
 from handbook.diagrams import render_diagram
 from handbook.errors import LabError
 from handbook.lab import load_lab
+from handbook.lab_images import markdown as images_markdown
+from handbook.lab_images import per_stage
+from handbook.lab_resources import lab_lines
+from handbook.lab_resources import markdown as resources_markdown
 from handbook.manifest_check import notice_lines, validate_manifests
 from handbook.pages import PageRenderer, block_markdown, step_link_markdown
 from handbook.pages import variables_table as pages_variables_table
@@ -114,6 +118,16 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
     def table(name: str) -> str:
         r = renderer()
         return render_table(name, r.lab, r.stage) + "\n"
+
+    @env.macro
+    def lab_resources(platform: str = "kubernetes") -> str:
+        """CPU and memory the whole lab requests for one learner (handbook/lab_resources.py)."""
+        return resources_markdown(lab_lines(load_lab(), platform))
+
+    @env.macro
+    def lab_images(platform: str = "kubernetes") -> str:
+        """The images each stage pulls first (handbook/lab_images.py)."""
+        return images_markdown(per_stage(load_lab(), platform))
 
     @env.macro
     def reset_block(from_stage: str = "stage-1", keep: tuple[str, ...] = (), delete_namespaces: bool = False) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from outside_steps import outside_reasons
 
 from handbook import local_cluster
 from handbook.lab import Lab
@@ -70,9 +71,13 @@ def lab_for_cluster(source: Path, target: Path, *, nodes: bool) -> tuple[Path, l
     shutil.copytree(source, target)
     lab = Lab.load(source)
     dropped: list[Dropped] = []
+    outside = outside_reasons(lab)  # kind, helm, and what only their charts or operators make
     for stage in lab.stages:
         keep_ids = []
         for step in stage.steps:
+            if step.ref in outside:
+                dropped.append(Dropped(step.ref, outside[step.ref]))
+                continue
             if isinstance(step, WaitStep):
                 kind = wait_target(step)
                 if not nodes:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in for `oc`/`kubectl`/`curl` that records each call and answers from a rules file.
+"""A stand-in for `oc`/`kubectl`/`curl`/`helm`/`kind` that records each call and answers from a rules file.
 
 Installed under several names in a temporary bin directory that tests put first on PATH.
 FAKE_CLI_LOG:   a JSON-lines file; each call appends {"name", "argv", "stdin"}.

@@ -1,4 +1,4 @@
-"""scripts/apply.py as a reader runs it, and a fake cluster CLI (oc, kubectl, curl, istioctl) recording every call."""
+"""scripts/apply.py as a reader runs it, and a fake CLI (oc, kubectl, curl, istioctl, helm, kind) that records every call."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ APPLY = REPO / "scripts" / "apply.py"
 
 @dataclass
 class FakeCli:
-    """A temporary bin directory whose oc, kubectl, curl and istioctl record calls and answer from rules."""
+    """A temporary bin directory whose oc, kubectl, curl, istioctl, helm and kind record calls and answer from rules."""
 
     bin_dir: Path
     log: Path
@@ -48,7 +48,9 @@ class FakeCli:
         return env
 
 
-def make_fake_cli(tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl", "istioctl")) -> FakeCli:
+def make_fake_cli(
+    tmp_path: Path, names: tuple[str, ...] = ("oc", "kubectl", "curl", "istioctl", "helm", "kind")
+) -> FakeCli:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in names:
