@@ -5,6 +5,7 @@ without the frame macros, or with them elsewhere, does not build."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,16 @@ def test_a_page_without_its_frame_does_not_build(tmp_path: Path, old: str, new: 
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert message in output and "docs/index.md" in output
+
+
+@pytest.mark.schemas
+def test_an_invalid_solution_manifest_fails_the_build(tmp_path: Path) -> None:
+    """Solution manifests are validated with every other manifest before any page renders."""
+    lab = tmp_path / "lab"
+    shutil.copytree(FIXTURE_LAB, lab)
+    note = lab / "stage-1-demo" / "exercise-note.yaml"
+    note.write_text(note.read_text(encoding="utf-8").replace("\ndata:", "\ndta:"), encoding="utf-8")
+    result = build(small_project(tmp_path), tmp_path / "site", lab, real_validation=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "exercise-note.yaml: document 1 (ConfigMap web-note)" in output and "`dta`" in output
