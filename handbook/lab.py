@@ -90,7 +90,7 @@ class Lab:
                 if isinstance(step, ApplyStep | PatchStep) and step.body:
                     source = relative(stage.folder / step.file)
                     problems.extend(text_problems(source, step.body, self.variables.variables))
-                if isinstance(step, RunStep | ApplyStep | PatchStep):
+                if isinstance(step, RunStep | ApplyStep | PatchStep) or step.kind == "look":
                     for word in step.texts():
                         if "$(" in word or "`" in word:
                             problems.append(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .errors import UsageError
+from .frame import Frame
 from .stages import Stage
 from .steps import ApplyStep, Command, RunStep, Step
 
@@ -68,7 +69,7 @@ def exercise_plan(stage: Stage) -> list[Stage]:
     if exercise is None:
         raise UsageError(f"{stage.definition}: {stage.id} has no exercise yet; add `exercise:` with its solution")
     return [replace(stage, title=f"{stage.title} / やってみよう: {exercise.title}", steps=exercise.solution,
-                    frame=type(stage.frame)())]
+                    frame=Frame())]
 
 
 def troubleshoot_plan(stage: Stage) -> list[Stage]:
@@ -76,7 +77,7 @@ def troubleshoot_plan(stage: Stage) -> list[Stage]:
     looks = stage.frame.looks
     if not looks:
         raise UsageError(f"{stage.definition}: {stage.id} has no troubleshooting yet; add `troubleshooting:`")
-    return [replace(stage, title=f"{stage.title} / うまくいかないとき", steps=looks, frame=type(stage.frame)())]
+    return [replace(stage, title=f"{stage.title} / うまくいかないとき", steps=looks, frame=Frame())]
 
 
 def look_commands(plan: list[Stage], platform: str) -> list[tuple[str, Command]]:

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.apply_cli import FIXTURE_LAB, REPO, run_apply
+from support.apply_cli import FIXTURE_LAB, REPO, make_fake_cli, run_apply
+from support.shell_batch import run_batch, stage_cases
 from support.site_build import build
 from support.site_html import built_page, page_blocks, stage_pages
 from test_site import PAGE, small_project
@@ -17,6 +18,7 @@ from test_site import PAGE, small_project
 from handbook.blocks import split_dry_run
 from handbook.frame_pages import page_block_for
 from handbook.lab import Lab
+from handbook.plan import exercise_plan, troubleshoot_plan
 from handbook.platforms import PLATFORMS
 from handbook.stages import Stage
 
@@ -119,3 +121,28 @@ def test_an_invalid_solution_manifest_fails_the_build(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "exercise-note.yaml: document 1 (ConfigMap web-note)" in output and "`dta`" in output
+
+
+def frame_plans() -> list[tuple[str, str, str, str]]:
+    labs = {"fixture": FIXTURE_LAB, "real": None}
+    cases = []
+    for name, root in labs.items():
+        lab = Lab.load(root) if root else Lab.load()
+        for stage in lab.stages:
+            for kind, present in (("exercise", stage.frame.exercise), ("troubleshoot", stage.frame.looks)):
+                cases += [(name, stage.id, kind, platform) for platform in PLATFORMS if present]
+    return cases
+
+
+@pytest.mark.parametrize(("lab_name", "stage_id", "kind", "platform"), frame_plans())
+def test_pasted_frame_blocks_run_what_apply_runs(tmp_path: Path, bash: str, lab_name: str, stage_id: str,
+                                                 kind: str, platform: str) -> None:
+    """Each solution and look block pasted into bash (fake CLI) runs exactly the command apply.py runs."""
+    lab = Lab.load(FIXTURE_LAB) if lab_name == "fixture" else Lab.load()
+    stage = lab.stage(stage_id)
+    [plan] = exercise_plan(stage) if kind == "exercise" else troubleshoot_plan(stage)
+    values = lab.variables.resolve({"LAB_USER": "reader-7", "APPS_DOMAIN": "apps.paste.example"})
+    cases = stage_cases(lab, plan, platform, values)
+    report = run_batch(bash, make_fake_cli(tmp_path), cases, values)
+    assert cases and report.ran == [c.name for c in cases]
+    assert report.failures == {}
