@@ -111,3 +111,23 @@ def run_reset(session: Session, commands: list[tuple[str, Command]], values: Val
             failures.append(f"  - {ref}: {(result.stderr or result.stdout).strip()[:300]}")
     if failures:
         raise StepFailedError("reset could not remove everything; run it again after fixing:\n" + "\n".join(failures))
+
+
+def run_looks(session: Session, commands: list[tuple[str, Command]], values: Values, progress: Progress) -> list[str]:
+    """Run each read-only `look` of a stage's troubleshooting and show its output.
+
+    A look that fails (no such pod yet, no rights) is reported and the others still run: what the
+    learner needs is every answer. Returns one line per failed look.
+    """
+    failures: list[str] = []
+    for index, (ref, command) in enumerate(commands, start=1):
+        resolved = command.resolved(values)
+        progress.begin(index, len(commands), f"{ref} (look)")
+        result = session.run(resolved, timeout=120)
+        progress.end("ok" if result.ok else f"exited {result.returncode}")
+        progress.note(f"$ {_show(session.prepare(resolved))}")
+        output = (result.stdout + (result.stderr if not result.ok else "")).rstrip("\n")
+        progress.note("\n".join(f"    {line}" for line in output.splitlines()) or "    (no output)")
+        if not result.ok:
+            failures.append(f"  - {ref}: exited {result.returncode}: {(result.stderr or result.stdout).strip()[:300]}")
+    return failures

@@ -73,7 +73,7 @@ class Lab:
             for before in stage.before:
                 if before not in known:
                     problems.append(f"{stage.definition}: before: unknown stage {before!r}")
-            for step in stage.steps:
+            for step in stage.all_steps:  # the exercise solution and the looks too
                 for word in step.texts():
                     for name in references(word):
                         if name not in self.variables:
@@ -82,7 +82,7 @@ class Lab:
                                 "manifests/variables.yaml"
                             )
                 if isinstance(step, ManualStep):
-                    for step_id in unknown_links(step.text, (s.id for s in stage.steps)):
+                    for step_id in unknown_links(step.text, (s.id for s in stage.all_steps)):
                         problems.append(
                             f"{stage.definition}: step {step.id}: the link (step:{step_id}) names no step of "
                             f"{stage.id}"
@@ -90,7 +90,7 @@ class Lab:
                 if isinstance(step, ApplyStep | PatchStep) and step.body:
                     source = relative(stage.folder / step.file)
                     problems.extend(text_problems(source, step.body, self.variables.variables))
-                if isinstance(step, RunStep | ApplyStep | PatchStep):
+                if isinstance(step, RunStep | ApplyStep | PatchStep) or step.kind == "look":
                     for word in step.texts():
                         if "$(" in word or "`" in word:
                             problems.append(
@@ -119,9 +119,10 @@ class Lab:
         return [s for s in self.stages if s.number <= target.number]
 
     def variables_for(self, stage: Stage) -> list[str]:
-        """The variables a stage's page must export: every ${NAME} its steps use, plus what they derive from."""
+        """The variables a stage's page must export: every ${NAME} its steps (exercise and looks included) use,
+        plus what they derive from."""
         names: list[str] = []
-        for step in stage.steps:
+        for step in stage.all_steps:
             for word in step.texts():
                 names.extend(references(word))
             if isinstance(step, ApplyStep | PatchStep):
@@ -131,7 +132,7 @@ class Lab:
     def documents(self, stages: list[Stage] | None = None, platform: str | None = None) -> list[Document]:
         documents: list[Document] = []
         for stage in stages if stages is not None else self.stages:
-            documents.extend(stage.documents(platform))
+            documents.extend(stage.documents(platform, with_solution=True))  # solutions are validated too
         return documents
 
     def objects(self, stages: list[Stage], values: Mapping[str, str], platform: str | None = None) -> list[dict]:

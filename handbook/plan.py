@@ -8,8 +8,10 @@ Pure functions of the lab; ``execute`` runs what they return, ``replay`` follows
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .errors import UsageError
+from .frame import Frame
 from .stages import Stage
 from .steps import ApplyStep, Command, RunStep, Step
 
@@ -58,3 +60,27 @@ def reset_commands(
     if not delete_namespaces:
         commands = [(ref, command) for ref, command in commands if not command.deletes_namespace]
     return commands
+
+
+def exercise_plan(stage: Stage) -> list[Stage]:
+    """What ``apply.py exercise stage-N`` runs after the stage: its exercise solution, as a stage of its own
+    (same id and folder, so that blocks, validation and execution treat the solution's steps as steps)."""
+    exercise = stage.frame.exercise
+    if exercise is None:
+        raise UsageError(f"{stage.definition}: {stage.id} has no exercise yet; add `exercise:` with its solution")
+    return [replace(stage, title=f"{stage.title} / やってみよう: {exercise.title}", steps=exercise.solution,
+                    frame=Frame())]
+
+
+def troubleshoot_plan(stage: Stage) -> list[Stage]:
+    """What ``apply.py troubleshoot stage-N`` shows and runs: the stage's `look` commands as its steps."""
+    looks = stage.frame.looks
+    if not looks:
+        raise UsageError(f"{stage.definition}: {stage.id} has no troubleshooting yet; add `troubleshooting:`")
+    return [replace(stage, title=f"{stage.title} / うまくいかないとき", steps=looks, frame=Frame())]
+
+
+def look_commands(plan: list[Stage], platform: str) -> list[tuple[str, Command]]:
+    """The read-only commands of ``troubleshoot_plan`` for ``platform``, in order, with their refs."""
+    return [(step.ref, command) for stage in plan for step in stage.steps_for(platform)
+            if (command := step.command()) is not None]

@@ -309,9 +309,8 @@ class _State:
 
     def _label(self, move: Move, where: str, words: _Words, rest: list[str], stdin: str | None) -> None:
         changes = [w for w in rest[1:] if "=" in w or w.endswith("-")]
-        names = [w for w in rest[1:] if w not in changes]
-        for name in names:
-            if held := self._change(where, words, self._kind(rest[0]), name, "labels"):
+        for kind, name in self._targets(words, [w for w in rest if w not in changes]):  # type name or type/name
+            if held := self._change(where, words, kind, name, "labels"):
                 doc = copy.deepcopy(held.doc)
                 labels = doc.setdefault("metadata", {}).setdefault("labels", {})
                 for change in changes:

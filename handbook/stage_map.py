@@ -17,6 +17,7 @@ from .paths import relative
 from .stages import Stage
 
 AUDIENCE_LABELS = {"user": "受講者", "admin": "クラスター管理者"}
+CORE_LABELS = {True: "コア (半日コース)", False: "オプション"}
 
 
 def stage_pages(docs_dir: Path) -> dict[str, str]:
@@ -57,7 +58,7 @@ def _stage_name(stage: Stage) -> str:
     return f"ステージ {stage.number}"
 
 
-def _link(stage: Stage, pages: Mapping[str, str], text: str, from_page: str) -> str:
+def stage_link(stage: Stage, pages: Mapping[str, str], text: str, from_page: str) -> str:
     """A Markdown link to the stage's page (MkDocs checks it in strict mode), or plain text without a page."""
     page = pages.get(stage.id)
     if page is None:
@@ -77,13 +78,25 @@ def _prerequisites(lab: Lab, stage: Stage) -> list[Stage]:
     return sorted(needed.values(), key=lambda s: s.number)
 
 
+def path_minutes(lab: Lab) -> tuple[int, int]:
+    """The learner's time (minutes) on the core path (stages with ``core: true``) and on the full path."""
+    learner = [s for s in lab.stages if s.audience == "user"]
+    return sum(s.minutes for s in learner if s.frame.core), sum(s.minutes for s in learner)
+
+
+def _core_class(stage: Stage) -> str:
+    if stage.frame.core is None:
+        return ""
+    return " lab-core" if stage.frame.core else " lab-optional"
+
+
 def render_stage_map(lab: Lab, pages: Mapping[str, str], from_page: str = "index.md") -> str:
     """The stage map as Markdown (with md_in_html blocks), one card per stage in order."""
-    user_minutes = sum(s.minutes for s in lab.stages if s.audience == "user")
+    core_minutes, full_minutes = path_minutes(lab)
     lines = [
         '<div class="lab-stage-map" markdown>',
         "",
-        f"受講者のステージは合計でおよそ {user_minutes} 分です。"
+        f"受講者のステージは、コアコース (半日) でおよそ {core_minutes} 分、全ステージでおよそ {full_minutes} 分です。"
         + (
             "クラスター管理者のステージは、ワークショップの前に管理者が一度だけ実施します。"
             if any(s.audience == "admin" for s in lab.stages)
@@ -93,18 +106,21 @@ def render_stage_map(lab: Lab, pages: Mapping[str, str], from_page: str = "index
     ]
     for stage in lab.stages:
         needed = _prerequisites(lab, stage)
-        before = "、".join(_link(s, pages, _stage_name(s), from_page) for s in needed) if needed else "なし"
+        before = "、".join(stage_link(s, pages, _stage_name(s), from_page) for s in needed) if needed else "なし"
+        heading = f"{_stage_name(stage)}: {html.escape(stage.title, quote=False)}"
         summary = html.escape(join_lines(stage.summary), quote=False)  # text from stage.yaml, never HTML
         lines += [
-            f'<section class="lab-stage-card lab-audience-{stage.audience}" data-stage="{stage.id}" markdown>',
+            f'<section class="lab-stage-card lab-audience-{stage.audience}{_core_class(stage)}" '
+            f'data-stage="{stage.id}" markdown>',
             "",
-            f"### {_link(stage, pages, f'{_stage_name(stage)}: {html.escape(stage.title, quote=False)}', from_page)}",
+            "### " + stage_link(stage, pages, heading, from_page),
             "",
             summary,
             "",
             '<div class="lab-stage-facts" markdown>',
             "",
             f"- **所要時間**: 約 {stage.minutes} 分",
+            *([f"- **区分**: {CORE_LABELS[stage.frame.core]}"] if stage.frame.core is not None else []),
             f"- **実施する人**: {AUDIENCE_LABELS.get(stage.audience, stage.audience)}",
             f"- **前提**: {before}",
             "",

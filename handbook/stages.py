@@ -15,6 +15,7 @@ import yaml
 
 from . import lab_schema, yaml_load
 from .errors import DefinitionError, UsageError
+from .frame import Frame, load_frame
 from .manifests import Document, split_documents
 from .paths import relative
 from .platforms import PLATFORMS
@@ -60,6 +61,7 @@ class Stage:
     before: tuple[str, ...]
     requires: tuple[ApiRef, ...]
     steps: tuple[Step, ...]
+    frame: Frame = Frame()
 
     @property
     def definition(self) -> str:
@@ -75,10 +77,18 @@ class Stage:
     def steps_for(self, platform: str) -> list[Step]:
         return [step for step in self.steps if step.applies_to(platform)]
 
-    def documents(self, platform: str | None = None) -> list[Document]:
-        """Every manifest document that this stage's apply steps send (on ``platform``, if given)."""
+    @property
+    def all_steps(self) -> tuple[Step, ...]:
+        """The stage's steps, its exercise solution and its troubleshooting looks: every command it defines."""
+        return (*self.steps, *self.frame.solution, *self.frame.looks)
+
+    def documents(self, platform: str | None = None, *, with_solution: bool = False) -> list[Document]:
+        """Every manifest document that this stage's apply steps send (on ``platform``, if given), and with
+        ``with_solution`` its exercise solution's too (what validation checks)."""
         documents: list[Document] = []
-        for step in self.steps if platform is None else self.steps_for(platform):
+        for step in (*self.steps, *(self.frame.solution if with_solution else ())):
+            if platform is not None and not step.applies_to(platform):
+                continue
             if isinstance(step, ApplyStep):
                 documents.extend(split_documents(relative(self.folder / step.file), step.body))
         return documents
@@ -105,6 +115,8 @@ def load_stage(folder: Path) -> Stage:
         if any(s.id == raw_step["id"] for s in steps):
             problems.append(f"{at}.id: duplicate step id {raw_step['id']!r}; give each step of a stage its own id")
         steps.append(_step(folder, stage_id, at, raw_step, problems))
+    frame = load_frame(raw, where, stage_id, [s.id for s in steps],
+                       lambda at, raw_step, found: _step(folder, stage_id, at, raw_step, found), problems)
     if problems:
         raise DefinitionError(problems)
     return Stage(
@@ -118,6 +130,7 @@ def load_stage(folder: Path) -> Stage:
         before=tuple(raw.get("before") or ()),
         requires=tuple(ApiRef(str(r["apiVersion"]), str(r["kind"])) for r in raw.get("requires") or ()),
         steps=tuple(steps),
+        frame=frame,
     )
 
 

@@ -1,6 +1,7 @@
 """mkdocs-macros adapter: exposes the handbook package's page renderers as macros.
 
-Pages call ``export_block()``, ``step("id")``, ``steps("id", ...)``, ``catch_up()``,
+Pages call ``stage_intro()``, ``export_block()``, ``step("id")``, ``steps("id", ...)``, ``catch_up()``,
+``stage_outro()``,
 ``step_link("id", "words")`` and ``diagram("name")``; the page's stage comes from its front matter (``stage: stage-1``).
 """
 
@@ -16,6 +17,7 @@ from mkdocs.exceptions import PluginError
 from handbook import blocks
 from handbook.diagrams import render_diagram
 from handbook.errors import LabError
+from handbook.frame_pages import intro_markdown, outro_markdown, placement_problem
 from handbook.lab import load_lab
 from handbook.lab_images import markdown as images_markdown
 from handbook.lab_images import per_stage
@@ -150,12 +152,36 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         pages = stage_pages(Path(env.conf["docs_dir"]))
         return render_stage_map(load_lab(), pages, env.page.file.src_path)
 
+    frames: dict[str, dict[str, str]] = {}  # page -> {"stage_intro": its text, "stage_outro": its text}
+
+    def framed(name: str, text: str) -> str:
+        shown = frames.setdefault(env.page.file.src_path, {})
+        if name in shown:
+            raise ValueError(f"docs/{env.page.file.src_path}: {{{{ {name}() }}}} appears twice")
+        shown[name] = text
+        return text
+
+    @env.macro
+    def stage_intro() -> str:
+        """The goal box (goal, time, stages to do first, outcome, core or optional), right after the H1."""
+        r = renderer()
+        pages = stage_pages(Path(env.conf["docs_dir"]))
+        return framed("stage_intro", intro_markdown(r.lab, r.stage, pages, env.page.file.src_path, r.link))
+
+    @env.macro
+    def stage_outro() -> str:
+        """まとめ, 確認問題, やってみよう and うまくいかないとき: the last line of a stage page."""
+        r = renderer()
+        return framed("stage_outro", outro_markdown(r.lab, r.stage, r.link))
+
     env.variables["_lab_renderers"] = renderers
+    env.variables["_lab_frames"] = frames
 
 
 def on_pre_page_macros(env) -> None:  # noqa: ANN001
     """A page is rendered afresh on every build: forget what an earlier build rendered for it."""
     env.variables["_lab_renderers"].pop(env.page.file.src_path, None)
+    env.variables["_lab_frames"].pop(env.page.file.src_path, None)
 
 
 def on_post_page_macros(env) -> None:  # noqa: ANN001
@@ -163,5 +189,9 @@ def on_post_page_macros(env) -> None:  # noqa: ANN001
     r = env.variables["_lab_renderers"].get(env.page.file.src_path)
     if r is not None:
         r.finish()
+        shown = env.variables["_lab_frames"].get(env.page.file.src_path, {})
+        page = f"docs/{env.page.file.src_path}"
+        if problem := placement_problem(page, env.markdown, shown.get("stage_intro"), shown.get("stage_outro")):
+            raise ValueError(problem)
     elif env.page.meta.get("stage"):
         raise ValueError(f"docs/{env.page.file.src_path}: a stage page must render its steps with step(\"id\")")

@@ -5,6 +5,8 @@
     python3 scripts/apply.py stage-3 [--only] [--user user1] [--set NAME=VALUE] [--dry-run]
     python3 scripts/apply.py verify stage-3
     python3 scripts/apply.py reset [stage-N] [--yes] [--dry-run]
+    python3 scripts/apply.py exercise stage-3 [--user user1] [--dry-run]    (after stage-3: its exercise solution)
+    python3 scripts/apply.py troubleshoot stage-3 [--dry-run]                (the stage's read-only looks)
 
 A thin adapter: the steps, their commands and the checks come from manifests/ through
 the handbook package, the same objects the pages are rendered from.
@@ -39,11 +41,11 @@ from handbook.errors import (  # noqa: E402
     StepFailedError,
     UsageError,
 )
-from handbook.execute import apply_plan, run_reset, verify_stage  # noqa: E402
+from handbook.execute import apply_plan, run_looks, run_reset, verify_stage  # noqa: E402
 from handbook.lab import STAGE_ID, Lab  # noqa: E402
 from handbook.manifest_check import notice_lines, validate_manifests  # noqa: E402
 from handbook.many_users import MultiProgress, Summary, UserOutcome, parse_users, run_many  # noqa: E402
-from handbook.plan import reset_commands, reset_stages  # noqa: E402
+from handbook.plan import exercise_plan, look_commands, reset_commands, reset_stages, troubleshoot_plan  # noqa: E402
 from handbook.platforms import CLUSTER_CLIS, DEFAULT_PLATFORM, PLATFORMS  # noqa: E402
 from handbook.preflight import check_apis, check_cli_supports, check_login, discover_values, required_apis  # noqa: E402
 from handbook.progress import Progress  # noqa: E402
@@ -59,8 +61,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=f"exit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("command", help="list | stage-N | verify | reset")
-    p.add_argument("stage", nargs="?", help="the stage for verify (required) and reset (default: stage-1)")
+    p.add_argument("command", help="list | stage-N | verify | reset | exercise | troubleshoot")
+    p.add_argument("stage", nargs="?",
+                   help="the stage for verify, exercise and troubleshoot (required) and reset (default: stage-1)")
     p.add_argument("--only", action="store_true", help="run only the named stage, not the stages before it")
     p.add_argument("--dry-run", action="store_true", help="print what a reader would paste; touch nothing")
     p.add_argument("--user", help="shorthand for --set LAB_USER=NAME")
@@ -142,10 +145,12 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
     if args.users:
         return run_for_users(lab, args, overrides, out, validator or chosen_validator(args))
 
-    if args.command == "verify":
+    if args.command in ("verify", "exercise", "troubleshoot"):
         if not args.stage:
-            raise UsageError("verify needs a stage, e.g. apply.py verify stage-1")
-        plan = [lab.stage(args.stage)]
+            raise UsageError(f"{args.command} needs a stage, e.g. apply.py {args.command} stage-1")
+        stage = lab.stage(args.stage)
+        plan = {"verify": lambda: [stage], "exercise": lambda: exercise_plan(stage),
+                "troubleshoot": lambda: troubleshoot_plan(stage)}[args.command]()
     elif args.command == "reset":
         plan = reset_stages(lab.stages, lab.stage(args.stage or "stage-1"), [lab.stage(k) for k in args.keep])
     elif STAGE_ID.fullmatch(args.command):
@@ -153,7 +158,8 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
             raise UsageError(f"unexpected argument {args.stage!r} after {args.command}")
         plan = lab.plan(args.command, only=args.only)
     else:
-        raise UsageError(f"unknown command {args.command!r}: expected list, stage-N, verify stage-N or reset")
+        raise UsageError(f"unknown command {args.command!r}: expected list, stage-N, verify stage-N, reset, "
+                         "exercise stage-N or troubleshoot stage-N")
 
     if args.command == "reset" and args.dry_run:
         print(reset_block(plan, args.platform, args.cli, delete_namespaces=args.delete_namespaces).text, file=out)
@@ -178,6 +184,11 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
     if args.command == "verify":
         verify_stage(session, plan[0], args.platform, values, progress)
         progress.note(f"{plan[0].id}: every check passed")
+        return 0
+    if args.command == "troubleshoot":
+        failures = run_looks(session, look_commands(plan, args.platform), values, progress)
+        progress.note(f"{plan[0].id}: {len(failures)} look(s) failed (reported above, not fatal)" if failures
+                      else f"{plan[0].id}: every look ran")
         return 0
     if args.command == "reset":
         commands = reset_commands(plan, args.platform, delete_namespaces=args.delete_namespaces)

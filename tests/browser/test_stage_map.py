@@ -29,7 +29,19 @@ def test_stage_map_shows_each_stage_with_time_audience_and_prerequisites() -> No
     # stage-2 has no page yet: its title is plain text, and it builds on stage 1 (the previous learner stage)
     assert "### ステージ 2: 追加" in second
     assert "**前提**: [ステージ 1](stage-1.md)" in second
-    assert f"合計でおよそ {sum(s.minutes for s in lab.stages)} 分" in markdown
+    assert f"全ステージでおよそ {sum(s.minutes for s in lab.stages)} 分" in markdown
+
+
+def test_stage_map_marks_core_and_optional_stages_and_gives_both_totals() -> None:
+    """The fixture's stage 1 is core (5 min), stage 2 optional (5 min): core path 5, full path 10."""
+    lab = Lab.load(FIXTURE_LAB)
+    assert [s.frame.core for s in lab.stages] == [True, False]
+    markdown = render_stage_map(lab, {})
+    first, second = markdown.split('data-stage="stage-2"')
+    assert "コアコース (半日) でおよそ 5 分、全ステージでおよそ 10 分" in markdown
+    assert 'lab-stage-card lab-audience-user lab-core"' in first and "**区分**: コア (半日コース)" in first
+    assert 'lab-audience-user lab-optional"' in first.rsplit("<section", 1)[1]  # the tag of stage 2's card
+    assert "**区分**: オプション" in second and "コア" not in second
 
 
 def test_stage_map_links_are_relative_to_the_page() -> None:

@@ -339,7 +339,7 @@ def test_page_renders_every_step_in_order(lab: Lab, stage_id: str) -> None:
     flat = [i.strip().strip('"') for entry in rendered for i in entry.split(",")]
     assert flat == [s.id for s in lab.stage(stage_id).steps]
     assert page.index("{{ export_block() }}") < page.index("{{ step(")
-    assert page.rstrip().endswith("{{ catch_up() }}")
+    assert page.rstrip().endswith("{{ catch_up() }}\n\n{{ stage_outro() }}")  # the frame's outro comes last
 
 
 def stage_objects(lab: Lab, stage_id: str) -> list[dict]:
