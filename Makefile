@@ -21,10 +21,15 @@ HANDBOOK_CRDS ?= $(SHARED_CRDS)
 endif
 export HANDBOOK_CRDS
 
-.PHONY: setup serve build test check lint validate schemas fetch-assets browser-setup cluster-bin istio-bin e2e offline benchmark \
+.PHONY: setup serve build test check lint lint-ja lint-ja-fix validate schemas fetch-assets browser-setup cluster-bin istio-bin e2e offline benchmark \
 	lock clean
 
-setup: $(VENV)/.installed $(TOOLS)/kubeconform $(TOOLS)/kindconfig schemas fetch-assets
+setup: $(VENV)/.installed $(TOOLS)/kubeconform $(TOOLS)/kindconfig schemas fetch-assets node_modules/.installed
+
+# textlint and its rules for the Japanese text, exactly as pinned in package-lock.json (never committed).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,13 +91,22 @@ validate: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
+# textlint over docs/*.md and the Japanese comments and values of manifests/ (.textlintrc.json,
+# tools/textlint/prh.yml); findings at file:line:column of the original. About 5 s.
+lint-ja: $(VENV)/.installed node_modules/.installed
+	$(PY) scripts/lint_ja.py
+
+# textlint's automatic fixes (prh's terms and other fixable rules), written into docs/ and manifests/.
+lint-ja-fix: $(VENV)/.installed node_modules/.installed
+	$(PY) scripts/lint_ja.py --fix
+
 # The tests that need neither chromium nor the local API server are independent: pytest-xdist runs
 # them on every core. `make check` leaves out the tests marked `istio` (they need `make istio-bin`). The browser and end-to-end tests share one chromium and one cluster per session.
 FAST_TESTS := -m "not browser and not e2e and not istio" -n auto
 
 # Before `make setup` has built the schemas, the tests marked `schemas` are left out and the others
 # inject a validator that checks nothing and says so (HANDBOOK_VALIDATOR=record:...).
-check: $(VENV)/.installed lint
+check: $(VENV)/.installed lint lint-ja
 	@if [ -f .cache/schemas/stamp.json ] && [ -x $(TOOLS)/kubeconform ]; then \
 	  $(PY) -m pytest $(FAST_TESTS) -q; \
 	else \
@@ -100,7 +114,7 @@ check: $(VENV)/.installed lint
 	  HANDBOOK_VALIDATOR=record:/dev/null $(PY) -m pytest -m "not browser and not e2e and not istio and not schemas" -n auto -q; \
 	fi
 
-test: setup lint browser-setup cluster-bin istio-bin
+test: setup lint lint-ja browser-setup cluster-bin istio-bin
 	CI=$${CI:-true} $(PY) -m pytest -m "not browser and not e2e" -n auto
 	CI=$${CI:-true} $(PY) -m pytest -m "browser or e2e"
 

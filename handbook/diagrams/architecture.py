@@ -1,11 +1,16 @@
-"""Sock Shop's architecture: workloads from the Deployments, calls from manifests/call-graph.yaml."""
+"""Sock Shop's architecture: workloads from the Deployments, calls from manifests/call-graph.yaml.
+
+Each workload is one box with its name (data stores as cylinders, the call's protocol on the
+arrow); the images and their versions are in the manifests on the same page. One line per box keeps
+the diagram narrow enough for a laptop's text column at reading size.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ..lab import CallEdge
-from .mermaid import label, node_id
+from .mermaid import flowchart, label, node_id
 
 _DATA_STORES = ("mongo", "mysql", "redis", "rabbitmq", "amqp")
 
@@ -31,7 +36,7 @@ def render(documents: list[dict], edges: Iterable[CallEdge]) -> str:
     ]
     if problems:
         raise ValueError("; ".join(problems))
-    lines = ["flowchart LR", '  browser(("ブラウザ"))']
+    lines = [*flowchart("TB"), '  browser(("ブラウザ"))']
     for route in (d for d in documents if d.get("kind") == "Route"):
         target = route["spec"]["to"]["name"]
         rid = node_id("route", route["metadata"]["name"])
@@ -43,7 +48,7 @@ def render(documents: list[dict], edges: Iterable[CallEdge]) -> str:
         containers = deployment["spec"]["template"]["spec"]["containers"]
         image = containers[0]["image"].rsplit("/", 1)[-1]
         shape = ("[(", ")]") if any(s in image or s in name for s in ("db", *_DATA_STORES)) else ("[", "]")
-        lines.append(f"  {node_id('wl', name)}{shape[0]}{label(name, image)}{shape[1]}")
+        lines.append(f"  {node_id('wl', name)}{shape[0]}{label(name)}{shape[1]}")
     for edge in edges:
         lines.append(f"  {node_id('wl', edge.source)} -->|{edge.protocol}| {node_id('wl', edge.target)}")
     return "\n".join(lines)

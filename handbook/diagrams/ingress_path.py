@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .mermaid import label
+from .mermaid import flowchart, label
 from .objects import Obj, latest_objects, pod_labels, service_of_host
 from .objects import same_namespace as _same_namespace
 
@@ -221,7 +221,9 @@ class _Graph:
                 self.edge(sid, self.deployment_node(deployment))
 
     def mermaid(self) -> str:
-        lines = ["flowchart LR", '  client(("クライアント"))']
+        # Two columns at most (a Route straight to the app, and one through the gateway): room for a
+        # host name such as front-end-${APP_NS}.${APPS_DOMAIN} on one line.
+        lines = [*flowchart("TB", wrappingWidth=300), '  client(("クライアント"))']
         lines += [f"  {text}" for text in self.nodes.values()]
         lines += self.edges
         for index in self.refused:

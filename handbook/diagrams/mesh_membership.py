@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .mermaid import label, node_id
+from .mermaid import flowchart, label, node_id
 
 SAIL_GROUP = "sailoperator.io/"
 DEFAULT_CONTROL_PLANE_NAMESPACE = "istio-system"  # the API default of Istio.spec.namespace
@@ -158,7 +158,7 @@ def render(docs: list[dict]) -> str:
         )
     namespaces = collect_namespaces(docs)
     seen_by: dict[str, list[Mesh]] = {name: [] for name in namespaces}
-    lines = ["flowchart LR"]
+    lines = flowchart("LR")
     placed: set[str] = set()
     for mesh in meshes:
         info = namespaces.get(mesh.namespace)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .mermaid import label, node_id
+from .mermaid import flowchart, label, node_id
 from .objects import Obj, latest_objects, pod_labels, service_of_host
 from .objects import same_namespace as _same_namespace
 
@@ -250,4 +250,4 @@ def render(docs: list[dict]) -> str:
                          "destinations; use the diagram on a page whose stage splits traffic")
     for vs in drawn:
         diagram.virtual_service(vs)
-    return "\n".join(["flowchart LR", *diagram.lines])
+    return "\n".join([*flowchart("TB"), *diagram.lines])

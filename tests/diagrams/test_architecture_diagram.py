@@ -25,9 +25,9 @@ DOCS = [deployment("web", "quay.io/x/web:1"), service("web"), deployment("web-db
 
 def test_nodes_and_edges_come_from_the_inputs() -> None:
     text = render(DOCS, [CallEdge("web", "web-db", "mongo")])
-    assert text.startswith("flowchart LR")
-    assert 'wl_web["web<br/>web:1"]' in text
-    assert 'wl_web_db[("web-db<br/>mongo:4.4")]' in text, "data stores are drawn as cylinders"
+    assert "\nflowchart TB\n" in text and text.startswith("---\nconfig:\n")
+    assert 'wl_web["web"]' in text, "one line per box: the name (the image is in the manifests)"
+    assert 'wl_web_db[("web-db")]' in text, "data stores are drawn as cylinders"
     assert "wl_web -->|mongo| wl_web_db" in text
     assert "route_web --> wl_web" in text
 
