@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import UsageError
 from .lab import Lab
 from .plan import reset_commands
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM
@@ -14,6 +15,12 @@ from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, RunStep, Step
 from .variables import Values, references
 
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
+# A block whose manifest text is longer than this folds behind its title on the page, with the
+# step's ``focus`` lines (注目点) shown above it.
+FOLD_LINES = 25
+# What a group of steps in one block may hold: commands that run one after another and print no
+# sample output (checks, manual steps, observation and second-terminal steps keep their own blocks).
+GROUP_KINDS = ("apply", "patch", "run", "wait")
 
 
 @dataclass(frozen=True)
@@ -27,10 +34,18 @@ class Block:
     platforms: tuple[str, ...] = ()
     demo: bool = False
     terminal: str = "same"  # "new": the block is pasted into a second terminal and sets its own variables
+    focus: tuple[str, ...] = ()  # 注目点 (apply and patch): what to look at in the folded manifest
+    manifest_lines: int = 0  # lines of manifest text the block carries (apply and patch steps)
+    group: tuple[str, ...] = ()  # the step ids a grouped block runs, in order (see group_block)
 
     @property
     def step_id(self) -> str:
         return self.ref.rpartition("/")[2]
+
+    @property
+    def folds(self) -> bool:
+        """Whether the page shows the block folded behind its title."""
+        return self.manifest_lines > FOLD_LINES
 
 
 # What bash prints when a value read from the cluster is empty: "bash: APPS_DOMAIN: <this>".
@@ -109,10 +124,52 @@ def step_block(
         names = lab.variables.closure(dict.fromkeys(references(" ".join(step.texts()))))
         lines, discoverable = _export_lines(lab, names, platform, values)
         text = "\n".join([*lines, *_guarded(discoverable, text)])
-    title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
     unconfirmed = step.unconfirmed if isinstance(step, CheckStep) else None
-    return Block(text=text, title=title, output=output, unconfirmed=unconfirmed, **common)
+    if isinstance(step, ApplyStep | PatchStep):
+        return Block(text=text, title=step.file, focus=step.focus, manifest_lines=manifest_lines(step), **common)
+    return Block(text=text, output=output, unconfirmed=unconfirmed, **common)
+
+
+def manifest_lines(step: Step) -> int:
+    """Lines of the manifest (or patch) text a step sends; 0 for steps that send none."""
+    return len(step.body.splitlines()) if isinstance(step, ApplyStep | PatchStep) else 0
+
+
+def group_block(steps: list[Step], cli: str, title: str | None = None) -> Block:
+    """Consecutive steps as one block, one command after another: the dry-run's blocks of ``steps`` joined.
+
+    Only steps that print no sample output and run in the reader's terminal may share a block; the
+    caller (the page) checks that they are consecutive in the stage.
+    """
+    refused = [s.id for s in steps if s.kind not in GROUP_KINDS or s.demo or s.terminal != "same"]
+    names = ", ".join(s.id for s in steps)
+    if refused:
+        raise UsageError(
+            f"steps({names}): {', '.join(refused)} cannot share a block; a group holds "
+            f"{'/'.join(GROUP_KINDS)} steps that are neither `demo` nor `terminal: new`"
+        )
+    if len(steps) < 2:
+        raise UsageError(f"steps({names}): a group needs two steps or more; use step() for one")
+    if len({s.platforms for s in steps}) > 1:
+        raise UsageError(f"steps({names}): its steps run on different platforms; group steps of the same platforms")
+    first = steps[0]
+    return Block(
+        ref=first.ref, kind="group", text="\n".join(command_block_text(s, cli) for s in steps), title=title,
+        platforms=first.platforms, manifest_lines=sum(manifest_lines(s) for s in steps),
+        group=tuple(s.id for s in steps),
+    )
+
+
+def focus_problems(lab: Lab) -> list[str]:
+    """Apply and patch steps whose manifest folds on the page but that say nothing about what to look at."""
+    return [
+        f"{stage.definition}: step {step.id}: {step.file} has {manifest_lines(step)} lines, more than "
+        f"{FOLD_LINES}, so its page folds it; add `focus:` with 1-3 short lines (注目点) of what to look at"
+        for stage in lab.stages
+        for step in stage.steps
+        if isinstance(step, ApplyStep | PatchStep) and manifest_lines(step) > FOLD_LINES and not step.focus
+    ]
 
 
 def catch_up_block(stage: Stage) -> Block:

@@ -84,6 +84,11 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         return renderer().step(step_id)
 
     @env.macro
+    def steps(*step_ids: str, title: str | None = None) -> str:
+        """Consecutive steps as one block: ``steps("a", "b", ..., title="...")`` (the title names a folded group)."""
+        return renderer().steps(*step_ids, title=title)
+
+    @env.macro
     def platform_tabs(*step_ids: str) -> str:
         return renderer().platform_tabs(*step_ids)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
-_ATTR = re.compile(r'data-(?P<name>ref|kind)="(?P<value>[^"]+)"')
+_ATTR = re.compile(r'data-(?P<name>ref|kind|group)="(?P<value>[^"]+)"')
 _UNCONFIRMED = re.compile(r'<p class="lab-unconfirmed">(?P<inner>.*?)</p>', re.DOTALL)
 _CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
 
@@ -21,7 +21,10 @@ def code_text(fragment: str) -> str:
 
 
 def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
-    """ref -> {"kind", "text", "output", "unconfirmed"} for every lab block on a built page."""
+    """ref -> {"kind", "text", "output", "unconfirmed", "group", "folded"} for every lab block on a built page.
+
+    A group's block (``steps(...)``) is keyed by its first step's ref; "group" lists its step ids.
+    """
     blocks: dict[str, dict[str, str]] = {}
     starts = list(_BLOCK.finditer(page_html))
     for i, match in enumerate(starts):
@@ -29,7 +32,8 @@ def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
         body = page_html[match.end() : end]
         codes = [code_text(m.group("inner")) for m in _CODE.finditer(body)]
         attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
-        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": ""}
+        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": "",
+                 "group": attrs.get("group", ""), "folded": "yes" if "lab-folded" in match.group(0) else ""}
         if 'class="lab-output"' in body and len(codes) > 1:
             entry["output"] = codes[1]
             entry["output_block"] = body[body.index('class="lab-output"') :]
