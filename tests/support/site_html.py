@@ -43,6 +43,23 @@ def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
     return blocks
 
 
+def heredoc_lines(text: str) -> int:
+    """Lines of manifest text inside a block's heredocs (``<<EOF`` ... ``EOF``)."""
+    count, inside = 0, False
+    for line in text.splitlines():
+        if inside:
+            inside = line != "EOF"
+            count += inside
+        elif line.rstrip().endswith("<<EOF"):
+            inside = True
+    return count
+
+
+def visible_manifest_lines(page_html: str) -> int:
+    """Lines of YAML a reader sees on a page without unfolding anything (lab blocks that are not folded)."""
+    return sum(heredoc_lines(b["text"]) for b in page_blocks(page_html).values() if not b["folded"])
+
+
 def stage_pages(docs: Path) -> dict[str, str]:
     """stage id -> the page's source name (without .md), from the pages' front matter."""
     pages: dict[str, str] = {}
