@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import yaml_load
 from .errors import UsageError
 from .lab import Lab
+from .manifests import split_documents
 from .plan import reset_commands
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM
 from .prose import plain_text
 from .shell import command_text, quote_word
 from .stages import Stage
-from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, RunStep, Step
+from .steps import ApplyStep, CheckStep, Command, ManualStep, PatchStep, RunStep, Step
 from .variables import Values, references
 
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
@@ -217,6 +219,57 @@ def reset_block(
     texts = [command_text(command.for_cli(cli)) for _, command in commands]
     ref = "reset/" + "+".join(s.id for s in stages) + ("+namespaces" if delete_namespaces else "")
     return Block(ref=ref, kind="reset", text="\n".join(texts))
+
+
+# The learner's clean-up asks before it deletes anything (bash expands the names in the question).
+CLEANUP_QUESTION = "{what} を中身ごと削除します。よろしければ yes と入力してください: "
+CLEANUP_DECLINED = "削除を中止しました。何も変えていません"
+
+
+def learner_cleanup_commands(lab: Lab, platform: str) -> list[tuple[Command, str]]:
+    """What removes a learner's whole lab, each with the words that name it in the question (Japanese).
+
+    Their cluster-scoped objects by name (the ``Istio``), then their namespaces: deleting a namespace
+    deletes everything in it, labels included. Demonstrations clean up after themselves.
+    """
+    stages = [s for s in lab.stages if s.audience == "user"]
+    commands: list[tuple[Command, str]] = []
+    namespaces: set[str] = set()
+    for stage in reversed(stages):
+        for step in reversed(stage.steps_for(platform)):
+            if isinstance(step, ApplyStep | PatchStep) and step.namespace:
+                namespaces.add(step.namespace)
+            if not isinstance(step, ApplyStep) or step.namespace or step.undo or step.demo:
+                continue
+            for document in reversed(split_documents(step.file, step.body)):
+                data = yaml_load.safe_load(document.text)
+                group = str(data["apiVersion"]).rpartition("/")[0]
+                kind, name = str(data["kind"]), str(data["metadata"]["name"])
+                resource = kind.lower() + (f".{group}" if group else "")
+                commands.append((Command(("oc", "delete", resource, name, "--ignore-not-found")), f"{kind} {name}"))
+    ordered = sorted(namespaces)  # ${APP_NS} before ${MESH_NS}: the mesh's namespace last
+    word = "project" if platform == "openshift" else "namespace"
+    commands.append((Command(("oc", "delete", word, *ordered, "--ignore-not-found")), "名前空間 " + "、".join(ordered)))
+    return commands
+
+
+def learner_cleanup_block(lab: Lab, platform: str, cli: str | None = None) -> Block:
+    """The learner's clean-up: one block that sets its own values and asks before it deletes anything."""
+    cli = cli or DEFAULT_CLI[platform]
+    planned = learner_cleanup_commands(lab, platform)
+    commands = [command.for_cli(cli) for command, _ in planned]
+    names = lab.variables.closure(dict.fromkeys(references(" ".join(w for c in commands for w in c.argv))))
+    exports, _ = _export_lines(lab, names, platform, None)
+    question = CLEANUP_QUESTION.format(what=" と ".join(what for _, what in planned))
+    lines = [
+        *exports,
+        f'read -r -p "{question}" answer; if [ "$answer" = yes ]; then',
+        *(f"  {command_text(c)}" for c in commands),
+        "else",
+        f'  echo "{CLEANUP_DECLINED}"',
+        "fi",
+    ]
+    return Block(ref=f"cleanup/{platform}", kind="cleanup", text="\n".join(lines), platforms=(platform,))
 
 
 def split_dry_run(text: str) -> dict[str, str]:
