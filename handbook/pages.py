@@ -87,11 +87,11 @@ def block_markdown(
             lines = "\n".join(f"- {manual_markdown(line, link or _no_links(block))}" for line in block.focus)
             parts.append('<div class="lab-focus" markdown>\n\n**注目点**\n\n' + lines + "\n\n</div>")
         if block.group:
-            summary = block.title or f"{len(block.group)} 個の手順をまとめたブロック"
-        else:
-            summary = f"{block.title} ({block.manifest_lines} 行)"
+            summary = html.escape(block.title or f"{len(block.group)} 個の手順をまとめたブロック")
+        else:  # the file name is not prose (tests/support/site_html.py skips .filename)
+            summary = f'<span class="filename">{html.escape(block.title or "")}</span> ({block.manifest_lines} 行)'
         fence = _fence(block.text, language="bash")
-        parts.append(f'??? abstract "{summary.replace(chr(34), "”")}"\n\n' + _indent(fence))
+        parts.append(f'<details class="abstract" markdown>\n<summary>{summary}</summary>\n\n{fence}\n\n</details>')
     else:
         parts.append(_fence(block.text, language="bash", title=block.title))
     if block.output is not None:

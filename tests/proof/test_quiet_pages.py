@@ -17,8 +17,9 @@ from support.site_build import build
 from support.site_html import built_page, page_blocks, stage_pages
 from test_site import PAGE, small_project
 
-from handbook.blocks import FOLD_LINES, focus_problems, manifest_lines, split_dry_run
+from handbook.blocks import FOLD_LINES, focus_problems, learner_cleanup_block, manifest_lines, split_dry_run
 from handbook.lab import Lab
+from handbook.platforms import PLATFORMS
 
 OLD_WORD = "デモ"
 
@@ -86,7 +87,7 @@ def test_folded_block_shows_its_focus_above_and_the_whole_block_inside(tmp_path:
     printed = split_dry_run(run_apply(["stage-1", "--only", "--dry-run"], env).stdout)
     assert block["folded"] and block["text"] == printed["stage-1/deploy-web"]
     html = page[page.index('data-ref="stage-1/deploy-web"') : page.index('data-ref="stage-1/expose-web"')]
-    marks = ('class="lab-focus"', "<summary>web.yaml (31 行)</summary>", "<pre")
+    marks = ('class="lab-focus"', '<summary><span class="filename">web.yaml</span> (31 行)</summary>', "<pre")
     focus, summary, code = (html.index(mark) for mark in marks)
     assert focus < summary < code
     assert "Service はポート 80 で受け" in html[focus:summary]
@@ -189,3 +190,23 @@ def test_no_page_says_demo(site: Path) -> None:
     counts = {name: page.count(OLD_WORD) for name, page in site_pages(site).items()}
     left = {name: n for name, n in counts.items() if n}
     assert left == {}, f"「{OLD_WORD}」 on the built pages ({sum(left.values())} in all): {left}"
+
+
+# --- the learner's clean-up ---------------------------------------------------------------------
+
+def test_cleanup_page_shows_only_the_learners_short_block(site: Path) -> None:
+    """One block per platform tab, exactly learner_cleanup_block; the generated resets are not on the page."""
+    lab = Lab.load()
+    shown = page_blocks(built_page(site, "cleanup"))
+    assert sorted(shown) == [f"cleanup/{p}" for p in sorted(PLATFORMS)]
+    for platform in PLATFORMS:
+        assert shown[f"cleanup/{platform}"]["text"] == learner_cleanup_block(lab, platform).text
+
+
+def test_learner_pages_link_the_instructor_guide_once(site: Path) -> None:
+    pages = site_pages(site)
+    assert "instructor" in pages, "docs/instructor.md is built (mkdocs.yml nav)"
+    article = re.compile(r'<article class="md-content__inner md-typeset">(.*?)</article>', re.DOTALL)
+    links = {name: len(re.findall(r'<a href="[^"#]*instructor/[^"]*"', article.search(page).group(1)))
+             for name, page in pages.items() if name != "instructor"}
+    assert sum(links.values()) == 1 and links["index"] == 1, links
