@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import yaml_load
+from .errors import UsageError
 from .lab import Lab
+from .manifests import split_documents
 from .plan import reset_commands
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM
 from .prose import plain_text
 from .shell import command_text, quote_word
 from .stages import Stage
-from .steps import ApplyStep, CheckStep, ManualStep, PatchStep, RunStep, Step
+from .steps import ApplyStep, CheckStep, Command, ManualStep, PatchStep, RunStep, Step
 from .variables import Values, references
 
 BLOCK_MARK = "# >>> "  # starts the comment line before each block of a dry-run
+# A block whose manifest text is longer than this folds behind its title on the page, with the
+# step's ``focus`` lines (注目点) shown above it.
+FOLD_LINES = 25
+# What a group of steps in one block may hold: commands that run one after another and print no
+# sample output (checks, manual steps, observation and second-terminal steps keep their own blocks).
+GROUP_KINDS = ("apply", "patch", "run", "wait")
 
 
 @dataclass(frozen=True)
@@ -27,10 +36,18 @@ class Block:
     platforms: tuple[str, ...] = ()
     demo: bool = False
     terminal: str = "same"  # "new": the block is pasted into a second terminal and sets its own variables
+    focus: tuple[str, ...] = ()  # 注目点 (apply and patch): what to look at in the folded manifest
+    manifest_lines: int = 0  # lines of manifest text the block carries (apply and patch steps)
+    group: tuple[str, ...] = ()  # the step ids a grouped block runs, in order (see group_block)
 
     @property
     def step_id(self) -> str:
         return self.ref.rpartition("/")[2]
+
+    @property
+    def folds(self) -> bool:
+        """Whether the page shows the block folded behind its title."""
+        return self.manifest_lines > FOLD_LINES
 
 
 # What bash prints when a value read from the cluster is empty: "bash: APPS_DOMAIN: <this>".
@@ -109,10 +126,52 @@ def step_block(
         names = lab.variables.closure(dict.fromkeys(references(" ".join(step.texts()))))
         lines, discoverable = _export_lines(lab, names, platform, values)
         text = "\n".join([*lines, *_guarded(discoverable, text)])
-    title = step.file if isinstance(step, ApplyStep | PatchStep) else None
     output = step.output if isinstance(step, CheckStep) else None
     unconfirmed = step.unconfirmed if isinstance(step, CheckStep) else None
-    return Block(text=text, title=title, output=output, unconfirmed=unconfirmed, **common)
+    if isinstance(step, ApplyStep | PatchStep):
+        return Block(text=text, title=step.file, focus=step.focus, manifest_lines=manifest_lines(step), **common)
+    return Block(text=text, output=output, unconfirmed=unconfirmed, **common)
+
+
+def manifest_lines(step: Step) -> int:
+    """Lines of the manifest (or patch) text a step sends; 0 for steps that send none."""
+    return len(step.body.splitlines()) if isinstance(step, ApplyStep | PatchStep) else 0
+
+
+def group_block(steps: list[Step], cli: str, title: str | None = None) -> Block:
+    """Consecutive steps as one block, one command after another: the dry-run's blocks of ``steps`` joined.
+
+    Only steps that print no sample output and run in the reader's terminal may share a block; the
+    caller (the page) checks that they are consecutive in the stage.
+    """
+    refused = [s.id for s in steps if s.kind not in GROUP_KINDS or s.demo or s.terminal != "same"]
+    names = ", ".join(s.id for s in steps)
+    if refused:
+        raise UsageError(
+            f"steps({names}): {', '.join(refused)} cannot share a block; a group holds "
+            f"{'/'.join(GROUP_KINDS)} steps that are neither `demo` nor `terminal: new`"
+        )
+    if len(steps) < 2:
+        raise UsageError(f"steps({names}): a group needs two steps or more; use step() for one")
+    if len({s.platforms for s in steps}) > 1:
+        raise UsageError(f"steps({names}): its steps run on different platforms; group steps of the same platforms")
+    first = steps[0]
+    return Block(
+        ref=first.ref, kind="group", text="\n".join(command_block_text(s, cli) for s in steps), title=title,
+        platforms=first.platforms, manifest_lines=sum(manifest_lines(s) for s in steps),
+        group=tuple(s.id for s in steps),
+    )
+
+
+def focus_problems(lab: Lab) -> list[str]:
+    """Apply and patch steps whose manifest folds on the page but that say nothing about what to look at."""
+    return [
+        f"{stage.definition}: step {step.id}: {step.file} has {manifest_lines(step)} lines, more than "
+        f"{FOLD_LINES}, so its page folds it; add `focus:` with 1-3 short lines (注目点) of what to look at"
+        for stage in lab.stages
+        for step in stage.steps
+        if isinstance(step, ApplyStep | PatchStep) and manifest_lines(step) > FOLD_LINES and not step.focus
+    ]
 
 
 def catch_up_block(stage: Stage) -> Block:
@@ -160,6 +219,57 @@ def reset_block(
     texts = [command_text(command.for_cli(cli)) for _, command in commands]
     ref = "reset/" + "+".join(s.id for s in stages) + ("+namespaces" if delete_namespaces else "")
     return Block(ref=ref, kind="reset", text="\n".join(texts))
+
+
+# The learner's clean-up asks before it deletes anything (bash expands the names in the question).
+CLEANUP_QUESTION = "{what} を中身ごと削除します。よろしければ yes と入力してください: "
+CLEANUP_DECLINED = "削除を中止しました。何も変えていません"
+
+
+def learner_cleanup_commands(lab: Lab, platform: str) -> list[tuple[Command, str]]:
+    """What removes a learner's whole lab, each with the words that name it in the question (Japanese).
+
+    Their cluster-scoped objects by name (the ``Istio``), then their namespaces: deleting a namespace
+    deletes everything in it, labels included. Demonstrations clean up after themselves.
+    """
+    stages = [s for s in lab.stages if s.audience == "user"]
+    commands: list[tuple[Command, str]] = []
+    namespaces: set[str] = set()
+    for stage in reversed(stages):
+        for step in reversed(stage.steps_for(platform)):
+            if isinstance(step, ApplyStep | PatchStep) and step.namespace:
+                namespaces.add(step.namespace)
+            if not isinstance(step, ApplyStep) or step.namespace or step.undo or step.demo:
+                continue
+            for document in reversed(split_documents(step.file, step.body)):
+                data = yaml_load.safe_load(document.text)
+                group = str(data["apiVersion"]).rpartition("/")[0]
+                kind, name = str(data["kind"]), str(data["metadata"]["name"])
+                resource = kind.lower() + (f".{group}" if group else "")
+                commands.append((Command(("oc", "delete", resource, name, "--ignore-not-found")), f"{kind} {name}"))
+    ordered = sorted(namespaces)  # ${APP_NS} before ${MESH_NS}: the mesh's namespace last
+    word = "project" if platform == "openshift" else "namespace"
+    commands.append((Command(("oc", "delete", word, *ordered, "--ignore-not-found")), "名前空間 " + "、".join(ordered)))
+    return commands
+
+
+def learner_cleanup_block(lab: Lab, platform: str, cli: str | None = None) -> Block:
+    """The learner's clean-up: one block that sets its own values and asks before it deletes anything."""
+    cli = cli or DEFAULT_CLI[platform]
+    planned = learner_cleanup_commands(lab, platform)
+    commands = [command.for_cli(cli) for command, _ in planned]
+    names = lab.variables.closure(dict.fromkeys(references(" ".join(w for c in commands for w in c.argv))))
+    exports, _ = _export_lines(lab, names, platform, None)
+    question = CLEANUP_QUESTION.format(what=" と ".join(what for _, what in planned))
+    lines = [
+        *exports,
+        f'read -r -p "{question}" answer; if [ "$answer" = yes ]; then',
+        *(f"  {command_text(c)}" for c in commands),
+        "else",
+        f'  echo "{CLEANUP_DECLINED}"',
+        "fi",
+    ]
+    return Block(ref=f"cleanup/{platform}", kind="cleanup", text="\n".join(lines), platforms=(platform,))
 
 
 def split_dry_run(text: str) -> dict[str, str]:

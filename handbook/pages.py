@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .blocks import Block, catch_up_block, export_block, step_block
+from .blocks import Block, catch_up_block, export_block, group_block, step_block
 from .errors import UsageError
 from .lab import Lab
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
@@ -50,11 +50,16 @@ def block_markdown(
 ) -> str:
     """A block wrapped in a div that names it, so tests can find it in the built HTML.
 
-    A step's block has the id ``step-<id>``, for links from the prose (``step_link``). ``link`` makes the
-    Markdown of a link from a manual step's text to another step of its stage.
+    A step's block has the id ``step-<id>``, for links from the prose (``step_link``); a group's block
+    carries the anchors of all its steps. ``link`` makes the Markdown of a link from a manual step's
+    text (or a 注目点 line) to another step of its stage. A block with a long manifest folds behind its
+    title, its 注目点 above it (``Block.folds``).
     """
     classes = f"lab-step lab-{block.kind}" + (" lab-terminal-new" if block.terminal == "new" else "")
+    classes += " lab-folded" if block.folds else ""
     attrs = f'class="{classes}" data-ref="{block.ref}" data-kind="{block.kind}"'
+    if block.group:
+        attrs += f' data-group="{" ".join(block.group)}"'
     if block.kind not in ("export", "reset") and "/" in block.ref and not block.ref.endswith("/catch-up"):
         attrs += f' id="{step_anchor(block.step_id)}"'
     parts: list[str] = []
@@ -65,15 +70,28 @@ def block_markdown(
             "追いつき用の <code>apply.py</code> はこの手順を実行しません"
         )
     elif block.demo:
-        notes.append("デモ: 追いつき用の <code>apply.py</code> はこの手順を実行しません")
+        notes.append("見るだけ: 追いつき用の <code>apply.py</code> はこの手順を飛ばします")
     if block.platforms and set(block.platforms) != set(PLATFORM_LABELS) and not in_tab:
         notes.append(" / ".join(PLATFORM_LABELS[p] for p in block.platforms) + " のみ")
     if notes:
         parts.append('<p class="lab-step-note">' + "。".join(notes) + "</p>")
+    if block.group:
+        # Links to any step of the group land on the group's block.
+        anchors = "".join(f'<span id="{step_anchor(i)}"></span>' for i in block.group[1:])
+        parts.append(f'<div class="lab-anchors">{anchors}</div>')
     if block.kind == "manual":
         text = manual_markdown(block.text, link or _no_links(block))
-        indented = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
-        parts.append('!!! example "あなたが操作します"\n\n' + indented)
+        parts.append('!!! example "あなたが操作します"\n\n' + _indent(text))
+    elif block.folds:
+        if block.focus:
+            lines = "\n".join(f"- {manual_markdown(line, link or _no_links(block))}" for line in block.focus)
+            parts.append('<div class="lab-focus" markdown>\n\n**注目点**\n\n' + lines + "\n\n</div>")
+        if block.group:
+            summary = html.escape(block.title or f"{len(block.group)} 個の手順をまとめたブロック")
+        else:  # the file name is not prose (tests/support/site_html.py skips .filename)
+            summary = f'<span class="filename">{html.escape(block.title or "")}</span> ({block.manifest_lines} 行)'
+        fence = _fence(block.text, language="bash")
+        parts.append(f'<details class="abstract" markdown>\n<summary>{summary}</summary>\n\n{fence}\n\n</details>')
     else:
         parts.append(_fence(block.text, language="bash", title=block.title))
     if block.output is not None:
@@ -85,6 +103,11 @@ def block_markdown(
             + "\n\n</div>"
         )
     return f"<div {attrs} markdown>\n\n" + "\n\n".join(parts) + "\n\n</div>\n"
+
+
+def _indent(text: str) -> str:
+    """``text`` as the body of an admonition or a collapsible block (four spaces; blank lines stay empty)."""
+    return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
 
 
 def _no_links(block: Block) -> Callable[[str, str], str]:
@@ -133,6 +156,24 @@ class PageRenderer:
         platform = self.platform if self.platform in step.platforms else step.platforms[0]
         block = step_block(step, DEFAULT_CLI[platform], self.lab, platform)
         return block_markdown(block, in_tab=in_tab, link=self.link, sample_user=self.sample_user)
+
+    def steps(self, *step_ids: str, title: str | None = None) -> str:
+        """Consecutive steps of the stage as one block, one command after another (``blocks.group_block``)."""
+        steps = [self.stage.step(i) for i in step_ids]
+        positions = [self.stage.steps.index(s) for s in steps]
+        if positions != list(range(positions[0], positions[0] + len(positions))):
+            raise UsageError(f"{self.page}: steps({', '.join(step_ids)}) must name consecutive steps of "
+                             f"{self.stage.id}, in the order {self.stage.definition} lists them")
+        for step in steps:
+            if step.id in self.rendered:
+                raise UsageError(f"{self.page}: step {step.id!r} of {self.stage.id} is rendered twice")
+            self.rendered.append(step.id)
+        platform = self.platform if self.platform in steps[0].platforms else steps[0].platforms[0]
+        try:
+            block = group_block(steps, DEFAULT_CLI[platform], title)
+        except UsageError as exc:
+            raise UsageError(f"{self.page}: {exc}") from exc
+        return block_markdown(block)
 
     def link(self, step_id: str, words: str) -> str:
         """A link from this page's text to the block of one of its stage's steps."""

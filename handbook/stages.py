@@ -151,11 +151,13 @@ def _step(folder: Path, stage_id: str, at: str, raw: dict[str, Any], problems: l
     value = raw[kind]
     if kind == "apply":
         body = _read_file(folder, f"{at}.apply", value, problems)
-        return ApplyStep(**common, file=value, namespace=raw.get("namespace"), body=body, undo=_words(raw.get("undo")))
+        return ApplyStep(**common, file=value, namespace=raw.get("namespace"), body=body, undo=_words(raw.get("undo")),
+                         focus=_words(raw.get("focus")))
     if kind == "patch":
         body = _read_file(folder, f"{at}.patch.file", value["file"], problems)
         return PatchStep(**common, resource=value["resource"], namespace=value.get("namespace"),
-                         patch_type=value.get("type", "strategic"), file=value["file"], body=body)
+                         patch_type=value.get("type", "strategic"), file=value["file"], body=body,
+                         focus=_words(raw.get("focus")))
     if kind == "run":
         return RunStep(**common, argv=_words(value), unless=_words(raw.get("unless")), undo=_words(raw.get("undo")))
     if kind == "wait":

@@ -109,6 +109,7 @@ class ApplyStep(Step):
     namespace: str | None = None
     body: str = ""  # the file's text, ${VAR} unresolved; filled in by the stage loader
     undo: tuple[str, ...] = ()  # what reset runs instead of deleting the file's objects
+    focus: tuple[str, ...] = ()  # 注目点 shown above a folded manifest (Japanese)
 
     kind = "apply"
 
@@ -149,6 +150,7 @@ class PatchStep(Step):
     patch_type: str = "strategic"
     file: str = ""
     body: str = ""
+    focus: tuple[str, ...] = ()  # 注目点 shown above a folded patch (Japanese)
 
     kind = "patch"
 

@@ -27,7 +27,7 @@ from handbook.manifest_check import notice_lines, validate_manifests
 from handbook.pages import PageRenderer, block_markdown, step_link_markdown
 from handbook.pages import variables_table as pages_variables_table
 from handbook.plan import reset_stages
-from handbook.platforms import DEFAULT_PLATFORM
+from handbook.platforms import DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
 from handbook.stage_map import render_stage_map, stage_pages
 from handbook.tables import render_table
 from handbook.validation import FallbackWarning, Validator
@@ -90,6 +90,11 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         return renderer().step(step_id)
 
     @env.macro
+    def steps(*step_ids: str, title: str | None = None) -> str:
+        """Consecutive steps as one block: ``steps("a", "b", ..., title="...")`` (the title names a folded group)."""
+        return renderer().steps(*step_ids, title=title)
+
+    @env.macro
     def platform_tabs(*step_ids: str) -> str:
         return renderer().platform_tabs(*step_ids)
 
@@ -139,6 +144,17 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
         stages = reset_stages(lab.stages, lab.stage(from_stage), [lab.stage(k) for k in keep])
         block = blocks.reset_block(stages, DEFAULT_PLATFORM, delete_namespaces=delete_namespaces)
         return block_markdown(block)
+
+    @env.macro
+    def learner_cleanup() -> str:
+        """The learner's short clean-up (blocks.learner_cleanup_block), one tab per platform."""
+        lab = load_lab()
+        tabs = []
+        for platform in PLATFORMS:
+            body = block_markdown(blocks.learner_cleanup_block(lab, platform), in_tab=True)
+            indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
+            tabs.append(f'=== "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
+        return "\n".join(tabs)
 
     @env.macro
     def diagram(name: str, after: str | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
-_ATTR = re.compile(r'data-(?P<name>ref|kind)="(?P<value>[^"]+)"')
+_ATTR = re.compile(r'data-(?P<name>ref|kind|group)="(?P<value>[^"]+)"')
 _UNCONFIRMED = re.compile(r'<p class="lab-unconfirmed">(?P<inner>.*?)</p>', re.DOTALL)
 _CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
 
@@ -21,7 +21,10 @@ def code_text(fragment: str) -> str:
 
 
 def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
-    """ref -> {"kind", "text", "output", "unconfirmed"} for every lab block on a built page."""
+    """ref -> {"kind", "text", "output", "unconfirmed", "group", "folded"} for every lab block on a built page.
+
+    A group's block (``steps(...)``) is keyed by its first step's ref; "group" lists its step ids.
+    """
     blocks: dict[str, dict[str, str]] = {}
     starts = list(_BLOCK.finditer(page_html))
     for i, match in enumerate(starts):
@@ -29,7 +32,8 @@ def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
         body = page_html[match.end() : end]
         codes = [code_text(m.group("inner")) for m in _CODE.finditer(body)]
         attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
-        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": ""}
+        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": "",
+                 "group": attrs.get("group", ""), "folded": "yes" if "lab-folded" in match.group(0) else ""}
         if 'class="lab-output"' in body and len(codes) > 1:
             entry["output"] = codes[1]
             entry["output_block"] = body[body.index('class="lab-output"') :]
@@ -37,6 +41,23 @@ def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
             entry["unconfirmed"] = code_text(note.group("inner"))
         blocks[attrs["ref"]] = entry
     return blocks
+
+
+def heredoc_lines(text: str) -> int:
+    """Lines of manifest text inside a block's heredocs (``<<EOF`` ... ``EOF``)."""
+    count, inside = 0, False
+    for line in text.splitlines():
+        if inside:
+            inside = line != "EOF"
+            count += inside
+        elif line.rstrip().endswith("<<EOF"):
+            inside = True
+    return count
+
+
+def visible_manifest_lines(page_html: str) -> int:
+    """Lines of YAML a reader sees on a page without unfolding anything (lab blocks that are not folded)."""
+    return sum(heredoc_lines(b["text"]) for b in page_blocks(page_html).values() if not b["folded"])
 
 
 def stage_pages(docs: Path) -> dict[str, str]:

@@ -8,7 +8,8 @@
  * `export NAME=...` lines in its export block (div.lab-export), exactly as
  * `apply.py --dry-run --set NAME=VALUE --platform P` prints them; derived lines such as
  * `export APP_NS=${LAB_USER}-sockshop` and every other command keep their ${VAR}. Blocks for a
- * second terminal (div.lab-terminal-new) start with export lines too, rewritten the same way.
+ * second terminal (div.lab-terminal-new) and the learner's clean-up (div.lab-cleanup) start with export
+ * lines too, rewritten the same way.
  * In the text of manual steps, each span.lab-value (handbook/prose.py) shows the reader's value
  * of its variable once the form has it (a derived value once every value it derives from is
  * known); otherwise it keeps its placeholder, such as <SHOP_HOST の値>.
@@ -226,7 +227,7 @@
   function applyValues() {
     var values = storedValues();
     var platform = currentPlatform();
-    document.querySelectorAll(".lab-export pre > code, .lab-terminal-new pre > code").forEach(function (code) {
+    document.querySelectorAll(".lab-export pre > code, .lab-terminal-new pre > code, .lab-cleanup pre > code").forEach(function (code) {
       rewriteExportBlock(code, values, platform);
     });
     fillValueSpans(values);
