@@ -227,7 +227,9 @@
     var values = storedValues();
     var platform = currentPlatform();
     document.querySelectorAll(".lab-export pre > code, .lab-terminal-new pre > code").forEach(function (code) {
-      rewriteExportBlock(code, values, platform);
+      // A block in a platform's tab (data-platform) keeps that platform's form of each line.
+      var tab = code.closest("[data-platform]");
+      rewriteExportBlock(code, values, tab ? tab.getAttribute("data-platform") : platform);
     });
     fillValueSpans(values);
     document.querySelectorAll(".lab-values").forEach(function (panel) {
@@ -374,6 +376,7 @@
     });
     var exportBlock = document.querySelector(".lab-export");
     if (exportBlock && !document.querySelector(".lab-values-slot")) {
+      exportBlock = exportBlock.closest(".tabbed-set") || exportBlock;  // above the tabs, not in one of them
       var slot = document.createElement("div");
       slot.className = "lab-values-slot lab-values-slot--stage";
       exportBlock.parentNode.insertBefore(slot, exportBlock);
