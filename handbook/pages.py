@@ -104,9 +104,10 @@ def content_tabs(tabs: list[tuple[str, str]], anchor: str | None = None) -> str:
     The anchor is an empty element of its own: Markdown inside a ``<div markdown>`` loses its tabs.
     """
     parts = []
-    for platform, body in tabs:
+    for i, (platform, body) in enumerate(tabs):
         indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
-        parts.append(f'=== "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
+        start = "===!" if i == 0 else "==="  # a set of its own, even right after another step's tabs
+        parts.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
     inner = "\n".join(parts)
     if anchor is None:
         return inner
@@ -250,6 +251,9 @@ def variables_table(lab: Lab) -> str:
         if variable.discover:
             platforms = "、".join(PLATFORM_LABELS[p] for p in variable.discover)
             value += f" ({platforms} ではクラスターから読み取る)"
+        for platform, (default, derive) in variable.on_platform.items():
+            there = f"`{derive}` から作る" if derive else f"既定値 `{default}`"
+            value += f"。{PLATFORM_LABELS[platform]} では {there}"
         form = PATTERN_LABELS.get(variable.pattern_name) or f"`{variable.pattern}`".replace("|", "\\|")
         rows.append(f"| `{variable.name}` | {variable.description} | {value} | {form} |")
     return "\n".join(rows) + "\n"
