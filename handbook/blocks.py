@@ -65,10 +65,11 @@ def _export_lines(lab: Lab, names: list[str], platform: str, values: Values | No
     guards do not depend on the values, so that the values form (handbook.js), which rewrites
     only the ``export`` lines, shows exactly what ``apply.py --dry-run --set`` prints.
     """
-    defaults = values or lab.variables.resolve()
+    catalog = lab.variables.for_platform(platform)
+    defaults = values or catalog.resolve(platform=platform)
     lines: list[str] = []
     for name in names:
-        variable = lab.variables.variables[name]
+        variable = catalog.variables[name]
         origin = defaults.origin(name)
         if origin in ("set", "discovered"):
             rhs = quote_word(defaults[name])
@@ -79,7 +80,7 @@ def _export_lines(lab: Lab, names: list[str], platform: str, values: Values | No
         else:
             rhs = quote_word(defaults[name])
         lines.append(f"export {name}={rhs}")
-    return lines, [name for name in names if lab.variables.variables[name].discover]
+    return lines, [name for name in names if catalog.variables[name].discover]
 
 
 def _guarded(discoverable: list[str], then: str) -> list[str]:
@@ -94,7 +95,7 @@ def _guarded(discoverable: list[str], then: str) -> list[str]:
 
 def export_block(lab: Lab, stage: Stage, platform: str, values: Values | None = None) -> Block:
     """``export NAME=...`` lines for every variable the stage uses, a stop on an empty value, and the values."""
-    names = lab.variables_for(stage)
+    names = lab.variables_for(stage, platform)
     lines, discoverable = _export_lines(lab, names, platform, values)
     shown = " ".join(f'"{name}=${{{name}}}"' for name in names)
     lines += _guarded(discoverable, f"printf '%s\\n' {shown}")
@@ -123,7 +124,7 @@ def step_block(
     text = command_block_text(step, cli)
     if step.terminal == "new":
         assert lab is not None, f"{step.ref}: a block for a new terminal needs the lab for its export lines"
-        names = lab.variables.closure(dict.fromkeys(references(" ".join(step.texts()))))
+        names = lab.variables.for_platform(platform).closure(dict.fromkeys(references(" ".join(step.texts()))))
         lines, discoverable = _export_lines(lab, names, platform, values)
         text = "\n".join([*lines, *_guarded(discoverable, text)])
     output = step.output if isinstance(step, CheckStep) else None

@@ -118,16 +118,20 @@ class Lab:
         target = self.stage(stage_id)
         return [s for s in self.stages if s.number <= target.number]
 
-    def variables_for(self, stage: Stage) -> list[str]:
+    def variables_for(self, stage: Stage, platform: str | None = None) -> list[str]:
         """The variables a stage's page must export: every ${NAME} its steps (exercise and looks included) use,
-        plus what they derive from."""
+        plus what they derive from (``platform``: the steps of that platform, and what the variables derive
+        from there)."""
         names: list[str] = []
         for step in stage.all_steps:
+            if platform is not None and not step.applies_to(platform):
+                continue
             for word in step.texts():
                 names.extend(references(word))
             if isinstance(step, ApplyStep | PatchStep):
                 names.extend(references(step.body))
-        return self.variables.closure(dict.fromkeys(names))
+        catalog = self.variables if platform is None else self.variables.for_platform(platform)
+        return catalog.closure(dict.fromkeys(names))
 
     def documents(self, stages: list[Stage] | None = None, platform: str | None = None) -> list[Document]:
         documents: list[Document] = []

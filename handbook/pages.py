@@ -19,6 +19,7 @@ from .lab import Lab
 from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
 from .prose import manual_markdown, step_anchor
 from .stages import Stage
+from .steps import Step
 
 PATTERN_LABELS = {
     "dns-label": "DNS ラベル (英小文字・数字・ハイフン、63 文字以内)",
@@ -46,21 +47,24 @@ def unconfirmed_note(reason: str) -> str:
 
 def block_markdown(
     block: Block, *, in_tab: bool = False, link: Callable[[str, str], str] | None = None,
-    sample_user: str | None = None,
+    sample_user: str | None = None, platform: str | None = None, anchor: bool = True,
 ) -> str:
     """A block wrapped in a div that names it, so tests can find it in the built HTML.
 
-    A step's block has the id ``step-<id>``, for links from the prose (``step_link``); a group's block
-    carries the anchors of all its steps. ``link`` makes the Markdown of a link from a manual step's
-    text (or a 注目点 line) to another step of its stage. A block with a long manifest folds behind its
-    title, its 注目点 above it (``Block.folds``).
+    A step's block has the id ``step-<id>``, for links from the prose (``step_link``), unless ``anchor``
+    is False (its tab set carries the id); a group's block carries the anchors of all its steps. ``link``
+    makes the Markdown of a link from a manual step's text (or a 注目点 line) to another step of its stage.
+    A block with a long manifest folds behind its title, its 注目点 above it (``Block.folds``).
+    ``platform``: the block is that platform's tab (``data-platform``).
     """
     classes = f"lab-step lab-{block.kind}" + (" lab-terminal-new" if block.terminal == "new" else "")
     classes += " lab-folded" if block.folds else ""
     attrs = f'class="{classes}" data-ref="{block.ref}" data-kind="{block.kind}"'
     if block.group:
         attrs += f' data-group="{" ".join(block.group)}"'
-    if block.kind not in ("export", "reset") and "/" in block.ref and not block.ref.endswith("/catch-up"):
+    if platform is not None:
+        attrs += f' data-platform="{platform}"'
+    if anchor and block.kind not in ("export", "reset") and "/" in block.ref and not block.ref.endswith("/catch-up"):
         attrs += f' id="{step_anchor(block.step_id)}"'
     parts: list[str] = []
     notes = []
@@ -75,7 +79,7 @@ def block_markdown(
         notes.append(" / ".join(PLATFORM_LABELS[p] for p in block.platforms) + " のみ")
     if notes:
         parts.append('<p class="lab-step-note">' + "。".join(notes) + "</p>")
-    if block.group:
+    if block.group and anchor:
         # Links to any step of the group land on the group's block.
         anchors = "".join(f'<span id="{step_anchor(i)}"></span>' for i in block.group[1:])
         parts.append(f'<div class="lab-anchors">{anchors}</div>')
@@ -117,6 +121,35 @@ def _no_links(block: Block) -> Callable[[str, str], str]:
     return refuse
 
 
+def content_tabs(tabs: list[tuple[str, str]], anchor: str | None = None, more: tuple[str, ...] = ()) -> str:
+    """Material's linked content tabs, one per (platform, Markdown); ``anchor``: an id right before the set
+    (``more``: further ids there, for the other steps of a group).
+
+    The anchor is an empty element of its own: Markdown inside a ``<div markdown>`` loses its tabs.
+    """
+    parts = []
+    for i, (platform, body) in enumerate(tabs):
+        indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
+        start = "===!" if i == 0 else "==="  # a set of its own, even right after another step's tabs
+        parts.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
+    inner = "\n".join(parts)
+    if anchor is None:
+        return inner
+    spans = "".join(f'<span id="{extra}"></span>' for extra in more)
+    return f'<div class="lab-platforms" id="{anchor}">{spans}</div>\n\n{inner}'
+
+
+def only_note(step: Step, platform: str) -> str:
+    """What the tab of ``platform`` says for a step that exists on other platforms only: its ``only_reason``."""
+    where = " / ".join(PLATFORM_LABELS[p] for p in step.platforms)
+    attrs = f'data-ref="{step.ref}" data-platform="{platform}"'
+    if step.only_reason:
+        reason = html.escape(step.only_reason.strip(), quote=False)
+        text = f'<p class="lab-only-reason">{where} だけの手順です。{reason}</p>'
+        return f'<div class="lab-only" {attrs}>\n{text}\n</div>\n'
+    return f'<div class="lab-only lab-only-missing" {attrs}>\n<p>{where} だけの手順です。</p>\n</div>\n'
+
+
 def step_link_markdown(stage: Stage, step_id: str, words: str, page: str, target: str = "") -> str:
     """A Markdown link to the block of ``step_id`` of ``stage``, on ``target`` (a page path; "" = this page).
 
@@ -145,17 +178,50 @@ class PageRenderer:
         return DEFAULT_CLI[self.platform]
 
     def export_block(self) -> str:
-        block = export_block(self.lab, self.stage, self.platform)
-        return block_markdown(block)
+        """The export block; one per platform, as linked tabs, where the platforms' blocks differ."""
+        blocks = {p: export_block(self.lab, self.stage, p) for p in PLATFORMS}
+        if len({b.text for b in blocks.values()}) == 1:
+            return block_markdown(blocks[self.platform])
+        return content_tabs([(p, block_markdown(b, platform=p)) for p, b in blocks.items()])
 
-    def step(self, step_id: str, *, in_tab: bool = False) -> str:
+    def step(self, step_id: str) -> str:
+        """A step's block for every platform, as linked tabs OpenShift / Kubernetes.
+
+        A step of one platform only gets its ``only_reason`` in the other tab. A manual step, or a step
+        whose text is the same on every platform (no cluster CLI in it), is shown once, without tabs: two
+        tabs with the same text would say nothing, and the proof compares that block with every platform.
+        """
+        step = self._render(step_id)
+        if set(step.platforms) != set(PLATFORMS):
+            return self._tabs_of([step])
+        blocks = {p: step_block(step, DEFAULT_CLI[p], self.lab, p) for p in PLATFORMS}
+        if step.kind == "manual" or len({b.text for b in blocks.values()}) == 1:
+            return self._markdown(blocks[self.platform])
+        tabs = [(p, self._markdown(b, platform=p, anchor=False)) for p, b in blocks.items()]
+        return content_tabs(tabs, anchor=step_anchor(step.id))
+
+    def _render(self, step_id: str) -> Step:
         step = self.stage.step(step_id)
         if step.id in self.rendered:
             raise UsageError(f"{self.page}: step {step_id!r} of {self.stage.id} is rendered twice")
         self.rendered.append(step.id)
-        platform = self.platform if self.platform in step.platforms else step.platforms[0]
-        block = step_block(step, DEFAULT_CLI[platform], self.lab, platform)
-        return block_markdown(block, in_tab=in_tab, link=self.link, sample_user=self.sample_user)
+        return step
+
+    def _markdown(self, block: Block, *, platform: str | None = None, anchor: bool = True) -> str:
+        return block_markdown(block, in_tab=platform is not None, link=self.link, sample_user=self.sample_user,
+                              platform=platform, anchor=anchor)
+
+    def _tabs_of(self, steps: list[Step]) -> str:
+        """One tab per platform: the block of the step for it, or why no step exists there."""
+        tabs = []
+        for platform in PLATFORMS:
+            step = next((s for s in steps if platform in s.platforms), None)
+            if step is None:
+                tabs.append((platform, only_note(steps[0], platform)))
+            else:
+                tabs.append((platform, self._markdown(step_block(step, DEFAULT_CLI[platform], self.lab, platform),
+                                                      platform=platform)))
+        return content_tabs(tabs)
 
     def steps(self, *step_ids: str, title: str | None = None) -> str:
         """Consecutive steps of the stage as one block, one command after another (``blocks.group_block``)."""
@@ -168,12 +234,17 @@ class PageRenderer:
             if step.id in self.rendered:
                 raise UsageError(f"{self.page}: step {step.id!r} of {self.stage.id} is rendered twice")
             self.rendered.append(step.id)
-        platform = self.platform if self.platform in steps[0].platforms else steps[0].platforms[0]
         try:
-            block = group_block(steps, DEFAULT_CLI[platform], title)
+            blocks = {p: group_block(steps, DEFAULT_CLI[p], title) for p in PLATFORMS if p in steps[0].platforms}
         except UsageError as exc:
             raise UsageError(f"{self.page}: {exc}") from exc
-        return block_markdown(block)
+        if len(blocks) == len(PLATFORMS) and len({b.text for b in blocks.values()}) == 1:
+            return self._markdown(blocks[self.platform])
+        tabs = [
+            (p, self._markdown(blocks[p], platform=p, anchor=False) if p in blocks else only_note(steps[0], p))
+            for p in PLATFORMS
+        ]
+        return content_tabs(tabs, anchor=step_anchor(steps[0].id), more=tuple(step_anchor(s.id) for s in steps[1:]))
 
     def link(self, step_id: str, words: str) -> str:
         """A link from this page's text to the block of one of its stage's steps."""
@@ -194,12 +265,9 @@ class PageRenderer:
                 "each a different one; add `platforms: [<one of " + ", ".join(PLATFORMS) + ">]` to them in "
                 f"{self.stage.definition}"
             )
-        tabs = []
         for step in steps:
-            body = self.step(step.id, in_tab=True)
-            indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
-            tabs.append(f'=== "{PLATFORM_LABELS[step.platforms[0]]}"\n\n{indented}\n')
-        return "\n".join(tabs)
+            self._render(step.id)
+        return self._tabs_of(steps)
 
     def catch_up(self) -> str:
         return block_markdown(catch_up_block(self.stage))
@@ -231,6 +299,9 @@ def variables_table(lab: Lab) -> str:
         if variable.discover:
             platforms = "、".join(PLATFORM_LABELS[p] for p in variable.discover)
             value += f" ({platforms} ではクラスターから読み取る)"
+        for platform, (default, derive) in variable.on_platform.items():
+            there = f"`{derive}` から作る" if derive else f"既定値 `{default}`"
+            value += f"。{PLATFORM_LABELS[platform]} では {there}"
         form = PATTERN_LABELS.get(variable.pattern_name) or f"`{variable.pattern}`".replace("|", "\\|")
         rows.append(f"| `{variable.name}` | {variable.description} | {value} | {form} |")
     return "\n".join(rows) + "\n"

@@ -54,6 +54,12 @@ def reader_values(catalog: VariableCatalog | None = None) -> dict[str, Any]:
                     for platform, argv in variable.discover.items()
                 },
                 "in_form": name in FORM_VARIABLES,
+                # What replaces default and derive on a platform (same keys), e.g. SHOP_HOST on Kubernetes.
+                "on_platform": {
+                    platform: {"default": default, "derive": derive,
+                               "default_text": None if default is None else quote_word(default)}
+                    for platform, (default, derive) in variable.on_platform.items()
+                },
             }
         )
     return {

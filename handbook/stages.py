@@ -146,6 +146,7 @@ def _step(folder: Path, stage_id: str, at: str, raw: dict[str, Any], problems: l
         "platforms": tuple(raw.get("platforms") or PLATFORMS),
         "demo": raw.get("demo", False),
         "terminal": raw.get("terminal", "same"),
+        "only_reason": raw.get("only_reason"),
     }
     kind = next(k for k in STEP_KINDS if k in raw)
     value = raw[kind]

@@ -70,6 +70,7 @@ class Step:
     platforms: tuple[str, ...] = PLATFORMS
     demo: bool = False
     terminal: str = "same"
+    only_reason: str | None = None  # why a step of one platform has no partner on the other (shown in its tab)
 
     kind = "step"
 

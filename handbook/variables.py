@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -17,6 +17,7 @@ import yaml
 from . import lab_schema, yaml_load
 from .errors import DefinitionError, VariableError
 from .paths import relative
+from .platforms import DEFAULT_PLATFORM
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -71,6 +72,15 @@ class Variable:
     default: str | None = None
     derive: str | None = None
     discover: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # platform -> (default, derive) that replace the variable's own on that platform
+    on_platform: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def for_platform(self, platform: str) -> Variable:
+        """The variable as it is on ``platform``: its own default or derivation, unless the platform has one."""
+        if platform not in self.on_platform:
+            return self
+        default, derive = self.on_platform[platform]
+        return replace(self, default=default, derive=derive, on_platform={})
 
     def problem(self, value: str) -> str | None:
         """Why ``value`` is not acceptable for this variable, or None when it is."""
@@ -137,25 +147,38 @@ class VariableCatalog:
                 derive=spec.get("derive"),
                 discover={platform: tuple(str(w) for w in argv)
                           for platform, argv in (spec.get("discover") or {}).items()},
+                on_platform={platform: (None if rule.get("default") is None else str(rule["default"]),
+                                        rule.get("derive"))
+                             for platform, rule in (spec.get("platforms") or {}).items()},
             )
-        for variable in variables.values():
-            for dependency in variable.depends_on():
-                if dependency not in variables:
-                    problems.append(f"{where}: variables.{variable.name} refers to undeclared ${{{dependency}}}")
         catalog = cls(variables=variables, source=where)
-        if not problems:
-            try:
-                catalog.closure(variables)
-            except DefinitionError as exc:
-                problems.extend(exc.problems)
+        platforms = sorted({p for v in variables.values() for p in v.on_platform})
+        for platform in [None, *platforms]:  # the variables as they are, then as each platform changes them
+            at = "" if platform is None else f".platforms.{platform}"
+            view = catalog if platform is None else catalog.for_platform(platform)
+            for variable in view.variables.values():
+                for dependency in variable.depends_on():
+                    if dependency not in variables:
+                        problems.append(
+                            f"{where}: variables.{variable.name}{at} refers to undeclared ${{{dependency}}}"
+                        )
+            if not problems:
+                try:
+                    view.closure(variables)
+                except DefinitionError as exc:
+                    problems.extend(exc.problems)
+            for variable in view.variables.values():
+                if variable.default is not None and (why := variable.problem(variable.default)):
+                    problems.append(f"{where}: variables.{variable.name}{at}.default: {why}")
         if problems:
-            raise DefinitionError(problems)
-        for variable in variables.values():
-            if variable.default is not None and (why := variable.problem(variable.default)):
-                problems.append(f"{where}: variables.{variable.name}.default: {why}")
-        if problems:
-            raise DefinitionError(problems)
+            raise DefinitionError(list(dict.fromkeys(problems)))
         return catalog
+
+    def for_platform(self, platform: str) -> VariableCatalog:
+        """The catalogue as it is on ``platform`` (each variable's per-platform default or derivation)."""
+        if not any(platform in v.on_platform for v in self.variables.values()):
+            return self
+        return VariableCatalog({n: v.for_platform(platform) for n, v in self.variables.items()}, self.source)
 
     def __contains__(self, name: object) -> bool:
         return name in self.variables
@@ -208,11 +231,14 @@ class VariableCatalog:
         self,
         overrides: Mapping[str, str] | None = None,
         discovered: Mapping[str, str] | None = None,
+        platform: str = DEFAULT_PLATFORM,
     ) -> Values:
-        """Every variable's value, each checked against its pattern.
+        """Every variable's value on ``platform``, each checked against its pattern.
 
         Raises VariableError naming the variable, the value, the pattern it broke and where it came from.
         """
+        if self.for_platform(platform) is not self:
+            return self.for_platform(platform).resolve(overrides, discovered, platform)
         overrides = dict(overrides or {})
         discovered = dict(discovered or {})
         values: dict[str, str] = {}

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
     overrides = lab.variables.parse_overrides(args.set)
     if args.user:
         overrides["LAB_USER"] = args.user
-    values = lab.variables.resolve(overrides)  # refuses bad values before anything else
+    values = lab.variables.resolve(overrides, platform=args.platform)  # refuses bad values before anything else
     if args.users:
         return run_for_users(lab, args, overrides, out, validator or chosen_validator(args))
 
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace, out, validator: Validator | None = None) -> in
     progress = Progress(out)
     who = check_login(session)
     discovered = discover_values(session, lab, plan, args.platform, overrides)
-    values = lab.variables.resolve(overrides, discovered)
+    values = lab.variables.resolve(overrides, discovered, args.platform)
     progress.note(f"{cli} logged in as {who}; LAB_USER={values['LAB_USER']}")
 
     if args.command == "verify":
@@ -215,7 +215,8 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     if args.parallel < 1:
         raise UsageError("--parallel needs 1 or more")
     users = parse_users(args.users)
-    per_user = {u: lab.variables.resolve({**overrides, "LAB_USER": u}) for u in users}  # bad names stop here
+    # Bad names stop here.
+    per_user = {u: lab.variables.resolve({**overrides, "LAB_USER": u}, platform=args.platform) for u in users}
     plan = lab.plan(args.command, only=args.only)
     check_manifests(lab, plan, {f"user {u}": v for u, v in per_user.items()}, validator)
     if args.dry_run:
@@ -228,13 +229,13 @@ def run_for_users(lab: Lab, args: argparse.Namespace, overrides: dict[str, str],
     shared = Session(runner, cli, args.context)
     who = check_login(shared)
     discovered = discover_values(shared, lab, plan, args.platform, overrides)
-    first = lab.variables.resolve({**overrides, "LAB_USER": users[0]}, discovered)
+    first = lab.variables.resolve({**overrides, "LAB_USER": users[0]}, discovered, args.platform)
     check_apis(shared, required_apis(plan, args.platform, first))
     print(f"{cli} logged in as {who}; {len(users)} users, {args.parallel} at a time", file=out)
 
     def run_one(user: str, progress) -> UserOutcome:  # noqa: ANN001 - a UserProgress
         session = Session(runner, cli, args.context)
-        values = lab.variables.resolve({**overrides, "LAB_USER": user}, discovered)
+        values = lab.variables.resolve({**overrides, "LAB_USER": user}, discovered, args.platform)
         try:
             steps = apply_plan(session, plan, args.platform, values, progress, resume_command(args, user))
         except StepFailedError as exc:

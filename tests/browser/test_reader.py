@@ -82,8 +82,12 @@ def _dry_run(stage_id: str, platform: str, values: dict[str, str] | None = None)
     return split_dry_run(result.stdout)
 
 
-def _export_text(page: Any) -> str:
-    return page.locator(".lab-export pre > code").first.inner_text().rstrip("\n")
+def _export_text(page: Any, platform: str = "openshift") -> str:
+    """The export block in ``platform``'s tab (or outside tabs, when the platforms' blocks are the same)."""
+    code = page.locator(
+        f'.lab-export[data-platform="{platform}"] pre > code, .lab-export:not([data-platform]) pre > code'
+    )
+    return code.first.text_content().rstrip("\n")
 
 
 def test_form_rules_match_apply_py(browser: Any, base_url: str) -> None:
@@ -135,9 +139,17 @@ def test_form_sets_values_on_every_page(browser: Any, base_url: str) -> None:
         panel.locator("summary").click()
         panel.locator('input[name="platform"][value="kubernetes"]').check()
         panel.locator('button[type="submit"]').click()
+        tabbed = 0
+        for stage in _paged_stages(lab):
+            page.goto(urls[stage.id])
+            for platform in PLATFORMS:  # each tab its own platform's block, whichever tab is open
+                assert _export_text(page, platform) == _dry_run(stage.id, platform, VALUES)[f"{stage.id}/export"]
+            if page.locator('.lab-export[data-platform="kubernetes"]').count():  # the blocks differ: tabs
+                tabbed += 1
+                assert page.locator('.lab-export[data-platform="kubernetes"]').first.is_visible(), stage.id
+                assert not page.locator('.lab-export[data-platform="openshift"]').first.is_visible(), stage.id
+        assert tabbed, "some stage's export block differs between the platforms (APPS_DOMAIN is discovered)"
         stage = _paged_stages(lab)[0]
-        page.goto(urls[stage.id])
-        assert _export_text(page) == _dry_run(stage.id, "kubernetes", VALUES)[f"{stage.id}/export"]
 
         # Back to the defaults.
         page.goto(base_url)
@@ -201,7 +213,7 @@ def test_copy_button_copies_what_apply_py_runs(browser: Any, base_url: str) -> N
                 if ref.endswith("/catch-up"):
                     expected = catch_up_block(stage).text
                 elif ref.endswith("/export"):
-                    platform = page.evaluate("document.documentElement.dataset.labPlatform")
+                    platform = labels[label] if label else page.evaluate("document.documentElement.dataset.labPlatform")
                     expected = printed[platform][ref]
                 else:
                     step = stage.step(ref.split("/", 1)[1])

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from support.apply_cli import FIXTURE_LAB, REPO, make_fake_cli
 from support.site_build import build
-from support.site_html import HTML_ELEMENTS, element_ids, element_names, prose_text, stage_pages, step_links
+from support.site_html import (
+    HTML_ELEMENTS,
+    built_page,
+    element_ids,
+    element_names,
+    page_blocks,
+    prose_text,
+    stage_pages,
+    step_links,
+)
 from test_site import PAGE, small_project
 
 from handbook.blocks import EMPTY_VALUE_MESSAGE, step_block
@@ -118,16 +127,19 @@ def test_every_second_terminal_block_is_marked() -> None:
     assert {"watch-front-end", "kiali-port-forward"} <= marked
 
 
-@pytest.mark.parametrize("step_ref", [s.ref for s in new_terminal_steps(Lab.load())])
-def test_second_terminal_block_runs_in_an_empty_environment(tmp_path: Path, bash: str, step_ref: str) -> None:
-    """The block, as the page shows it, in a new terminal: nothing exported, `set -u` catches any gap."""
+@pytest.mark.parametrize(("step_ref", "platform"),
+                         [(s.ref, p) for s in new_terminal_steps(Lab.load()) for p in s.platforms])
+def test_second_terminal_block_runs_in_an_empty_environment(site: Path, tmp_path: Path, bash: str, step_ref: str,
+                                                            platform: str) -> None:
+    """The block, as the page shows it in ``platform``'s tab, in a new terminal: nothing exported, `set -u`
+    catches any gap."""
     lab = Lab.load()
     stage_id, _, step_id = step_ref.partition("/")
     step = lab.stage(stage_id).step(step_id)
-    platform = step.platforms[0]
     fake = make_fake_cli(tmp_path)
     fake.rules([{"match": ["oc", "get", "ingresses.config.openshift.io"], "stdout": "apps.second.example"}])
-    text = step_block(step, DEFAULT_CLI[platform], lab, platform).text
+    text = page_blocks(built_page(site, stage_pages(REPO / "docs")[stage_id]), platform)[step_ref]["text"]
+    assert text == step_block(step, DEFAULT_CLI[platform], lab, platform).text
     env = {k: v for k, v in fake.env().items() if k in ("PATH", "FAKE_CLI_LOG", "FAKE_CLI_RULES")}
     result = subprocess.run(  # noqa: S603 - fixed argv
         [bash, "--norc", "--noprofile", "-u", "-c", text], env=env, capture_output=True, text=True, timeout=30,

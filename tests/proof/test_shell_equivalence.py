@@ -18,8 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.apply_cli import FIXTURE_LAB, FakeCli, make_fake_cli
+from support.apply_cli import FIXTURE_LAB, REPO, FakeCli, make_fake_cli
 from support.shell_batch import run_batch, stage_cases
+from support.site_html import built_page, page_blocks, stage_pages
 
 from handbook.blocks import export_block
 from handbook.lab import Lab
@@ -51,11 +52,16 @@ def stage_platforms() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("lab_name", "stage_id", "platform"), stage_platforms())
-def test_pasted_blocks_run_what_apply_runs(tmp_path: Path, bash: str, lab_name: str, stage_id: str,
-                                           platform: str) -> None:
+def test_pasted_blocks_run_what_apply_runs(request: pytest.FixtureRequest, tmp_path: Path, bash: str, lab_name: str,
+                                           stage_id: str, platform: str) -> None:
+    """The real lab's blocks are taken from the built page, from ``platform``'s tab (or outside tabs)."""
     lab = load(lab_name)
     values = lab.variables.resolve(READER)
-    cases = stage_cases(lab, lab.stage(stage_id), platform, values)
+    shown = None
+    if lab_name == "real":
+        site = request.getfixturevalue("site")
+        shown = page_blocks(built_page(site, stage_pages(REPO / "docs")[stage_id]), platform)
+    cases = stage_cases(lab, lab.stage(stage_id), platform, values, shown)
     report = run_batch(bash, make_fake_cli(tmp_path), cases, values)
     assert report.ran == [c.name for c in cases]
     assert report.failures == {}, "\n".join(f"{name}: {why}" for name, why in report.failures.items())

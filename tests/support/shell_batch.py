@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,17 +41,30 @@ class Report:
     ran: list[str] = field(default_factory=list)
 
 
-def stage_cases(lab: Lab, stage: Stage, platform: str, values: Values) -> list[Case]:
-    """A case per block with a command; a step with an ``unless`` guard gives two, one per outcome."""
+def stage_cases(
+    lab: Lab, stage: Stage, platform: str, values: Values, shown: Mapping[str, Mapping[str, str]] | None = None
+) -> list[Case]:
+    """A case per block with a command; a step with an ``unless`` guard gives two, one per outcome.
+
+    ``shown``: the blocks a built page shows in ``platform``'s tab (ref -> {"text": ...}); the text pasted is
+    then the page's. A block for a new terminal is pasted as the values form rewrites it (its export lines
+    carry the reader's values), which is ``step_block`` with ``values``.
+    """
     cli = DEFAULT_CLI[platform]
     cases: list[Case] = []
     for step in stage.steps_for(platform):
         command = step.command()
         if command is None:
             continue
-        text = step_block(step, cli, lab, platform, values).text
-        run = command.for_cli(cli).resolved(values)
         fresh = step.terminal == "new"
+        if shown is not None and not fresh:
+            if step.ref not in shown:
+                cases.append(Case(step.ref, "exit 97", (), fresh=False))  # not on the page: reported as exited 97
+                continue
+            text = shown[step.ref]["text"]
+        else:
+            text = step_block(step, cli, lab, platform, values).text
+        run = command.for_cli(cli).resolved(values)
         unless = step.unless_command() if isinstance(step, RunStep) else None
         if unless is None:
             cases.append(Case(step.ref, text, (run,), fresh=fresh))

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import yaml
 
+from handbook.platforms import DEFAULT_PLATFORM
+
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
-_ATTR = re.compile(r'data-(?P<name>ref|kind|group)="(?P<value>[^"]+)"')
+_ATTR = re.compile(r'data-(?P<name>ref|kind|group|platform)="(?P<value>[^"]+)"')
 _UNCONFIRMED = re.compile(r'<p class="lab-unconfirmed">(?P<inner>.*?)</p>', re.DOTALL)
 _CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
+_ONLY = re.compile(
+    r'<div class="lab-only(?P<missing> lab-only-missing)?" (?P<attrs>[^>]*)>\s*<p[^>]*>(?P<inner>.*?)</p>', re.DOTALL
+)
 
 
 def code_text(fragment: str) -> str:
@@ -20,27 +25,42 @@ def code_text(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", fragment)).rstrip("\n")
 
 
-def page_blocks(page_html: str) -> dict[str, dict[str, str]]:
-    """ref -> {"kind", "text", "output", "unconfirmed", "group", "folded"} for every lab block on a built page.
-
-    A group's block (``steps(...)``) is keyed by its first step's ref; "group" lists its step ids.
-    """
-    blocks: dict[str, dict[str, str]] = {}
+def tabbed_blocks(page_html: str) -> list[dict[str, str]]:
+    """Every lab block on a built page, in order: {"ref", "kind", "platform" ("" outside tabs), "text",
+    "output", "unconfirmed", "group", "folded"}. A group's block (``steps(...)``) has its first step's ref;
+    "group" lists its step ids."""
+    blocks: list[dict[str, str]] = []
     starts = list(_BLOCK.finditer(page_html))
     for i, match in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(page_html)
         body = page_html[match.end() : end]
         codes = [code_text(m.group("inner")) for m in _CODE.finditer(body)]
         attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
-        entry = {"kind": attrs["kind"], "text": codes[0] if codes else "", "output": "", "unconfirmed": "",
+        entry = {"ref": attrs["ref"], "kind": attrs["kind"], "platform": attrs.get("platform", ""),
+                 "text": codes[0] if codes else "", "output": "", "unconfirmed": "",
                  "group": attrs.get("group", ""), "folded": "yes" if "lab-folded" in match.group(0) else ""}
         if 'class="lab-output"' in body and len(codes) > 1:
             entry["output"] = codes[1]
             entry["output_block"] = body[body.index('class="lab-output"') :]
         if note := _UNCONFIRMED.search(body):
             entry["unconfirmed"] = code_text(note.group("inner"))
-        blocks[attrs["ref"]] = entry
+        blocks.append(entry)
     return blocks
+
+
+def page_blocks(page_html: str, platform: str = DEFAULT_PLATFORM) -> dict[str, dict[str, str]]:
+    """ref -> {"kind", "text", "output", "unconfirmed"} for every lab block a reader of ``platform`` sees:
+    the blocks outside tabs and those in ``platform``'s tab."""
+    return {b["ref"]: b for b in tabbed_blocks(page_html) if b["platform"] in ("", platform)}
+
+
+def only_notes(page_html: str) -> list[dict[str, str]]:
+    """The tabs that show, instead of a block, why a step exists on another platform only."""
+    found = []
+    for match in _ONLY.finditer(page_html):
+        attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
+        found.append({**attrs, "text": code_text(match.group("inner")), "missing": bool(match.group("missing"))})
+    return found
 
 
 def heredoc_lines(text: str) -> int:

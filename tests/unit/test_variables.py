@@ -108,3 +108,75 @@ def test_cycle_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(DefinitionError, match="derives from itself"):
         VariableCatalog.load(path)
+
+
+# --- values that differ per platform (variables.yaml `platforms:`) ------------------------------------------
+
+
+def test_shop_host_on_kubernetes_is_what_the_browser_sends(catalog: VariableCatalog) -> None:
+    """kind maps host port 80 to the gateway's NodePort, so http://localhost/ sends `Host: localhost`; Istio's
+    gateway virtual host for a host H matches H only, not H:port (checked in istio.io/istio, see the report)."""
+    kubernetes = catalog.resolve(platform="kubernetes")
+    assert kubernetes["SHOP_HOST"] == "localhost"
+    assert kubernetes.origin("SHOP_HOST") == "default"
+    assert catalog.resolve()["SHOP_HOST"] == "sockshop-user1-sockshop.apps-crc.testing"
+    assert catalog.resolve(platform="openshift")["SHOP_HOST"] == catalog.resolve()["SHOP_HOST"]
+    assert catalog.resolve({"SHOP_HOST": "shop.localhost"}, platform="kubernetes")["SHOP_HOST"] == "shop.localhost"
+    # On Kubernetes SHOP_HOST no longer derives from APPS_DOMAIN.
+    assert "APPS_DOMAIN" not in catalog.for_platform("kubernetes").closure(["SHOP_HOST"])
+    assert "APPS_DOMAIN" in catalog.closure(["SHOP_HOST"])
+
+
+def test_only_shop_host_differs_per_platform(catalog: VariableCatalog) -> None:
+    """The variables that need a Kubernetes value of their own: the report names them."""
+    assert {n for n, v in catalog.variables.items() if v.on_platform} == {"SHOP_HOST"}
+
+
+PER_PLATFORM = (
+    "variables:\n"
+    "  U:\n    description: u\n    default: user1\n    pattern: dns-label\n"
+    "  H:\n    description: h\n    derive: ${U}.example\n    pattern: dns-subdomain\n"
+    "    platforms:\n      kubernetes:\n        {rule}\n"
+)
+
+
+def test_a_platform_may_derive_instead(tmp_path: Path) -> None:
+    catalog = VariableCatalog.load(write(tmp_path, PER_PLATFORM.replace("{rule}", "derive: ${U}.localhost")))
+    assert catalog.resolve({"U": "ann"}, platform="kubernetes")["H"] == "ann.localhost"
+    assert catalog.resolve({"U": "ann"}, platform="kubernetes").origin("H") == "derived"
+    assert catalog.resolve({"U": "ann"})["H"] == "ann.example"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("default: Not_A_Host", "variables.H.platforms.kubernetes.default: H='Not_A_Host' does not match"),
+        ("derive: ${NOPE}", r"variables.H.platforms.kubernetes refers to undeclared ${NOPE}"),
+        ("colour: red", "variables.H.platforms.kubernetes"),
+        ("{default: a, derive: b}", "give exactly one of default or derive for the platform"),
+    ],
+)
+def test_a_bad_platform_value_is_refused_with_its_path(tmp_path: Path, rule: str, message: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        VariableCatalog.load(write(tmp_path, PER_PLATFORM.replace("{rule}", rule)))
+    assert message in "\n".join(info.value.problems)
+
+
+def test_an_unknown_platform_is_refused(tmp_path: Path) -> None:
+    text = PER_PLATFORM.replace("{rule}", "default: a").replace("kubernetes:", "minikube:")
+    with pytest.raises(DefinitionError, match="minikube"):
+        VariableCatalog.load(write(tmp_path, text))
+
+
+def test_export_block_and_form_data_per_platform() -> None:
+    from handbook.blocks import export_block
+    from handbook.lab import Lab
+    from handbook.reader_form import reader_values
+
+    lab = Lab.load()
+    kubernetes = export_block(lab, lab.stage("stage-4"), "kubernetes").text
+    assert "export SHOP_HOST=localhost" in kubernetes and "APPS_DOMAIN" not in kubernetes
+    openshift = export_block(lab, lab.stage("stage-4"), "openshift").text
+    assert "export SHOP_HOST=sockshop-${APP_NS}.${APPS_DOMAIN}" in openshift
+    shop = next(v for v in reader_values()["variables"] if v["name"] == "SHOP_HOST")
+    assert shop["on_platform"] == {"kubernetes": {"default": "localhost", "derive": None, "default_text": "localhost"}}

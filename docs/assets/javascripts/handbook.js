@@ -46,21 +46,27 @@
     });
   }
 
+  /* A variable's default and derivation on `platform`: the platform's own (variables.yaml `platforms:`), if any. */
+  function ruleOf(variable, platform) {
+    return (variable.on_platform && variable.on_platform[platform]) || variable;
+  }
+
   /* Every problem with `chosen` (NAME -> value), derived values included, as apply.py --set reports. */
-  function problems(chosen) {
+  function problems(chosen, platform) {
     var values = {};
     var found = [];
     data.variables.forEach(function (variable) {
       var value;
       var origin;
+      var rule = ruleOf(variable, platform || currentPlatform());
       if (Object.prototype.hasOwnProperty.call(chosen, variable.name)) {
         value = chosen[variable.name];
         origin = "set";
-      } else if (variable.derive !== null) {
-        value = substitute(variable.derive, values);
+      } else if (rule.derive !== null) {
+        value = substitute(rule.derive, values);
         origin = "derived";
       } else {
-        value = variable.default;
+        value = rule.default;
         origin = "default";
       }
       values[variable.name] = value;
@@ -76,7 +82,7 @@
           value: value,
           origin: origin,
           message: (origin === "derived"
-            ? variable.name + " (" + variable.derive + ") が「" + value + "」になり、"
+            ? variable.name + " (" + rule.derive + ") が「" + value + "」になり、"
             : variable.name + " の「" + value + "」は") + why + " (" + variable.help + ")"
         });
       }
@@ -135,7 +141,7 @@
   /* The right-hand side that handbook.blocks.export_block writes for `name`, or null to keep the line. */
   function rightHandSide(name, values, platform) {
     var variable = byName[name];
-    if (!variable || variable.derive !== null) {
+    if (!variable || ruleOf(variable, platform).derive !== null) {
       return null;
     }
     if (Object.prototype.hasOwnProperty.call(values, name)) {
@@ -144,7 +150,7 @@
     if (Object.prototype.hasOwnProperty.call(variable.discover_text, platform)) {
       return variable.discover_text[platform];
     }
-    return variable.default_text;
+    return ruleOf(variable, platform).default_text;
   }
 
   /* Replace characters [start, end) of element's text with `text`, keeping the highlighting spans. */
@@ -194,26 +200,29 @@
   }
 
   /* The values the reader has given, and those derived only from them (never a default). */
-  function readerOwnValues(values) {
+  function readerOwnValues(values, platform) {
     var known = {};
     data.variables.forEach(function (variable) {
       var name = variable.name;
+      var rule = ruleOf(variable, platform);
       if (Object.prototype.hasOwnProperty.call(values, name)) {
         known[name] = values[name];
-      } else if (variable.derive !== null) {
-        var needed = (variable.derive.match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g) || []).map(function (ref) {
+      } else if (rule.derive !== null) {
+        var needed = (rule.derive.match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g) || []).map(function (ref) {
           return ref.slice(2, -1);
         });
         if (needed.every(function (n) { return Object.prototype.hasOwnProperty.call(known, n); })) {
-          known[name] = substitute(variable.derive, known);
+          known[name] = substitute(rule.derive, known);
         }
+      } else if (rule !== variable) {
+        known[name] = rule.default;  // a fixed value on this platform, such as SHOP_HOST on Kubernetes
       }
     });
     return known;
   }
 
-  function fillValueSpans(values) {
-    var known = readerOwnValues(values);
+  function fillValueSpans(values, platform) {
+    var known = readerOwnValues(values, platform);
     document.querySelectorAll("span.lab-value").forEach(function (span) {
       if (!span.hasAttribute("data-placeholder")) {
         span.setAttribute("data-placeholder", span.textContent);
@@ -228,9 +237,11 @@
     var values = storedValues();
     var platform = currentPlatform();
     document.querySelectorAll(".lab-export pre > code, .lab-terminal-new pre > code, .lab-cleanup pre > code").forEach(function (code) {
-      rewriteExportBlock(code, values, platform);
+      // A block in a platform's tab (data-platform) keeps that platform's form of each line.
+      var tab = code.closest("[data-platform]");
+      rewriteExportBlock(code, values, tab ? tab.getAttribute("data-platform") : platform);
     });
-    fillValueSpans(values);
+    fillValueSpans(values, platform);
     document.querySelectorAll(".lab-values").forEach(function (panel) {
       showSummary(panel, values, platform);
     });
@@ -375,6 +386,7 @@
     });
     var exportBlock = document.querySelector(".lab-export");
     if (exportBlock && !document.querySelector(".lab-values-slot")) {
+      exportBlock = exportBlock.closest(".tabbed-set") || exportBlock;  // above the tabs, not in one of them
       var slot = document.createElement("div");
       slot.className = "lab-values-slot lab-values-slot--stage";
       exportBlock.parentNode.insertBefore(slot, exportBlock);
