@@ -108,8 +108,10 @@ def look_problem(argv: tuple[str, ...]) -> str | None:
             after = list(argv[argv.index("--") + 1:]) if "--" in argv else []
             if after and after[0] in _READ_ONLY_TOOLS and not (after[0] == "curl" and _CURL_WRITES & set(after)):
                 return None
+            if after[:3] == ["pilot-agent", "request", "GET"]:  # a GET on the sidecar's Envoy admin API
+                return None
             return ("exec runs a tool that may change something; use `-- <tool>` with one of "
-                    + ", ".join(sorted(_READ_ONLY_TOOLS)) + " (curl without -X/-d)")
+                    + ", ".join(sorted(_READ_ONLY_TOOLS)) + " (curl without -X/-d), or pilot-agent request GET")
         return (f"`{tool} {' '.join(words[:1])}` may change the cluster; use get, describe, logs, events, "
                 "auth can-i or exec of a read-only tool")
     if tool == "istioctl" and words and words[0] in _ISTIOCTL_READ_ONLY:

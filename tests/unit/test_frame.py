@@ -116,6 +116,8 @@ def test_a_broken_frame_names_file_field_and_fix(tmp_path: Path, old: str, new: 
     (["oc", "exec", "deploy/web", "--", "curl", "-X", "POST", "localhost:15000/quitquitquit"], False),
     (["oc", "exec", "deploy/web", "--", "sh", "-c", "ls"], False), (["istioctl", "install"], False),
     (["rm", "-rf", "/"], False),
+    (["oc", "exec", "deploy/gw", "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "stats"], True),
+    (["oc", "exec", "deploy/gw", "-c", "istio-proxy", "--", "pilot-agent", "request", "POST", "quitquitquit"], False),
 ])
 def test_look_commands_must_only_read(argv: list[str], read_only: bool) -> None:
     assert (look_problem(tuple(argv)) is None) is read_only
