@@ -39,6 +39,7 @@ class Block:
     focus: tuple[str, ...] = ()  # 注目点 (apply and patch): what to look at in the folded manifest
     manifest_lines: int = 0  # lines of manifest text the block carries (apply and patch steps)
     group: tuple[str, ...] = ()  # the step ids a grouped block runs, in order (see group_block)
+    repeat_of: str | None = None  # an earlier step on the page with the same commands (run again to compare)
 
     @property
     def step_id(self) -> str:

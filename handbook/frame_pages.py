@@ -56,12 +56,14 @@ def platform_blocks(lab: Lab, step: Step) -> dict[str, Block]:
 def step_markdown(lab: Lab, step: Step, link: Link) -> str:
     """A step's block, or linked tabs OpenShift / Kubernetes when its text differs by platform."""
     blocks = platform_blocks(lab, step)
+    user = lab.variables.resolve()["LAB_USER"]  # whose values the sample outputs show
     if len({b.text for b in blocks.values()}) == 1:
         block = blocks.get(DEFAULT_PLATFORM) or next(iter(blocks.values()))
-        return block_markdown(block, link=link)
+        return block_markdown(block, link=link, sample_user=user)
     tabs = []
     for platform, block in blocks.items():
-        body = block_markdown(replace(block, ref=platform_ref(block.ref, platform)), in_tab=True, link=link)
+        body = block_markdown(replace(block, ref=platform_ref(block.ref, platform)), in_tab=True, link=link,
+                              sample_user=user)
         start = "===!" if not tabs else "==="  # each step its own set of tabs, never merged with the previous
         tabs.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{_indent(body)}\n')
     return "\n".join(tabs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from .blocks import Block, catch_up_block, export_block, group_block, step_block
@@ -62,6 +62,8 @@ def block_markdown(
     attrs = f'class="{classes}" data-ref="{block.ref}" data-kind="{block.kind}"'
     if block.group:
         attrs += f' data-group="{" ".join(block.group)}"'
+    if block.repeat_of:
+        attrs += f' data-repeat-of="{block.repeat_of}"'
     if platform is not None:
         attrs += f' data-platform="{platform}"'
     if anchor and block.kind not in ("export", "reset") and "/" in block.ref and not block.ref.endswith("/catch-up"):
@@ -75,6 +77,11 @@ def block_markdown(
         )
     elif block.demo:
         notes.append("見るだけ: 追いつき用の <code>apply.py</code> はこの手順を飛ばします")
+    if block.repeat_of:
+        notes.append(
+            f'<a href="#{step_anchor(block.repeat_of)}">前のブロック</a>と同じコマンドです。'
+            "状態が変わった後にもう一度実行して、結果を比べます"
+        )
     if block.platforms and set(block.platforms) != set(PLATFORM_LABELS) and not in_tab:
         notes.append(" / ".join(PLATFORM_LABELS[p] for p in block.platforms) + " のみ")
     if notes:
@@ -172,6 +179,8 @@ class PageRenderer:
     page: str  # the page's source path, for messages
     platform: str = DEFAULT_PLATFORM
     rendered: list[str] = field(default_factory=list)
+    # (platform, commands) -> the step whose block first showed them on this page (see _markdown)
+    shown: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def cli(self) -> str:
@@ -208,6 +217,14 @@ class PageRenderer:
         return step
 
     def _markdown(self, block: Block, *, platform: str | None = None, anchor: bool = True) -> str:
+        """A block of this page's body; a block with the commands of an earlier one says so and links it."""
+        if block.kind != "manual" and "/" in block.ref:
+            keys = [(p, block.text) for p in ([platform] if platform else PLATFORMS)]
+            first = next((self.shown[k] for k in keys if k in self.shown), None)
+            if first is not None and first != block.step_id:
+                block = replace(block, repeat_of=first)
+            for key in keys:
+                self.shown.setdefault(key, block.step_id)
         return block_markdown(block, in_tab=platform is not None, link=self.link, sample_user=self.sample_user,
                               platform=platform, anchor=anchor)
 

@@ -1,4 +1,4 @@
-"""scripts/apply.py as a reader runs it, and a fake CLI (oc, kubectl, curl, istioctl, helm, kind) that records every call."""
+"""scripts/apply.py as a reader runs it, and a fake CLI (oc, kubectl, curl, istioctl, helm, kind) recording calls."""
 
 from __future__ import annotations
 

@@ -52,11 +52,22 @@ def stage_cases(
     """
     cli = DEFAULT_CLI[platform]
     cases: list[Case] = []
+    grouped: dict[str, str] = {}  # a later step of a group -> the group's block (shown under its first step)
+    for ref, block in (shown or {}).items():
+        for step_id in block.get("group", "").split()[1:]:
+            grouped[f"{stage.id}/{step_id}"] = ref
     for step in stage.steps_for(platform):
         command = step.command()
         if command is None:
             continue
         fresh = step.terminal == "new"
+        if step.ref in grouped:  # its commands are in the group's case
+            continue
+        if shown is not None and shown.get(step.ref, {}).get("group"):  # group steps have no guard (group_block)
+            members = [stage.step(i) for i in shown[step.ref]["group"].split()]
+            runs = tuple(m.command().for_cli(cli).resolved(values) for m in members)
+            cases.append(Case(step.ref, shown[step.ref]["text"], runs, fresh=False))
+            continue
         if shown is not None and not fresh:
             if step.ref not in shown:
                 cases.append(Case(step.ref, "exit 97", (), fresh=False))  # not on the page: reported as exited 97

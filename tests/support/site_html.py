@@ -12,7 +12,7 @@ import yaml
 from handbook.platforms import DEFAULT_PLATFORM
 
 _BLOCK = re.compile(r'<div class="lab-step[^"]*"(?P<attrs>[^>]*)>')
-_ATTR = re.compile(r'data-(?P<name>ref|kind|group|platform)="(?P<value>[^"]+)"')
+_ATTR = re.compile(r'data-(?P<name>ref|kind|group|platform|repeat-of)="(?P<value>[^"]+)"')
 _UNCONFIRMED = re.compile(r'<p class="lab-unconfirmed">(?P<inner>.*?)</p>', re.DOTALL)
 _CODE = re.compile(r"<pre[^>]*>(?:<span></span>)?<code[^>]*>(?P<inner>.*?)</code>", re.DOTALL)
 _ONLY = re.compile(
@@ -27,7 +27,7 @@ def code_text(fragment: str) -> str:
 
 def tabbed_blocks(page_html: str) -> list[dict[str, str]]:
     """Every lab block on a built page, in order: {"ref", "kind", "platform" ("" outside tabs), "text",
-    "output", "unconfirmed", "group", "folded"}. A group's block (``steps(...)``) has its first step's ref;
+    "output", "unconfirmed", "group", "folded", "repeat_of"}. A group's block (``steps(...)``) has its first step's ref;
     "group" lists its step ids."""
     blocks: list[dict[str, str]] = []
     starts = list(_BLOCK.finditer(page_html))
@@ -38,7 +38,8 @@ def tabbed_blocks(page_html: str) -> list[dict[str, str]]:
         attrs = {m.group("name"): m.group("value") for m in _ATTR.finditer(match.group("attrs"))}
         entry = {"ref": attrs["ref"], "kind": attrs["kind"], "platform": attrs.get("platform", ""),
                  "text": codes[0] if codes else "", "output": "", "unconfirmed": "",
-                 "group": attrs.get("group", ""), "folded": "yes" if "lab-folded" in match.group(0) else ""}
+                 "group": attrs.get("group", ""), "folded": "yes" if "lab-folded" in match.group(0) else "",
+                 "repeat_of": attrs.get("repeat-of", "")}
         if 'class="lab-output"' in body and len(codes) > 1:
             entry["output"] = codes[1]
             entry["output_block"] = body[body.index('class="lab-output"') :]
