@@ -57,8 +57,23 @@ class Copy:
         return "\n".join(self.lines) + "\n"
 
 
-def _blank_macros(line: str) -> str:
-    return _MACRO.sub(lambda m: " " * len(m.group(0)), line)
+def _blank_macros(line: str, open_macro: str | None) -> tuple[str, str | None]:
+    """The line with its macro calls as spaces, and the closing mark of a call still open at its end.
+
+    A call may run over several lines (``{{ steps(`` ... ``) }}``): every line up to its ``}}`` is blanked.
+    """
+    head = ""
+    if open_macro is not None:
+        end = line.find(open_macro)
+        if end < 0:
+            return " " * len(line), open_macro
+        head, line = " " * (end + len(open_macro)), line[end + len(open_macro):]
+    line = _MACRO.sub(lambda m: " " * len(m.group(0)), line)
+    start = min((i for i in (line.find("{{"), line.find("{%")) if i >= 0), default=-1)
+    if start < 0:
+        return head + line, None
+    closing = "}}" if line.startswith("{{", start) else "%}"
+    return head + line[:start] + " " * (len(line) - start), closing
 
 
 def page_text(path: Path, name: str) -> Copy:
@@ -66,7 +81,12 @@ def page_text(path: Path, name: str) -> Copy:
     copy = Copy(name, [], [])
     bodies: list[int] = []  # the indentation of each open block's body
     fenced = False
+    open_macro: str | None = None  # the closing mark of a macro call that runs over several lines
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if open_macro is not None:
+            blanked, open_macro = _blank_macros(raw, open_macro)
+            copy.add(blanked, Origin(path, number, 0))
+            continue
         indent = len(raw) - len(raw.lstrip(" "))
         if raw.strip():
             while bodies and indent < bodies[-1]:
@@ -85,7 +105,9 @@ def page_text(path: Path, name: str) -> Copy:
                 copy.add("#### " + title, Origin(path, number, column - 5))
             bodies.append(indent + 4)
             continue
-        copy.add(line if fenced else _blank_macros(line), Origin(path, number, dedent))
+        if not fenced:
+            line, open_macro = _blank_macros(line, None)
+        copy.add(line, Origin(path, number, dedent))
     return copy
 
 

@@ -21,6 +21,11 @@ PAGE = """# 見出し
     admonition の中の文です。ブラウザーで開きます。
 
 本文の文です。
+
+{{ steps(
+  "a",
+  title="題、名、前",
+) }} 後の文です。
 """
 
 MANIFEST = """title: コンテナーを動かす
@@ -45,6 +50,8 @@ def test_a_page_copy_reads_admonition_bodies_and_drops_macros(tmp_path: Path) ->
     assert origin is not None and origin.line == 6 and origin.shift == 4
     title = copy.origins[4]
     assert title is not None and PAGE.splitlines()[3 + 1][title.shift + 5:].startswith("コンテナー")
+    assert all(not line.strip() for line in copy.lines[9:12]), "a call over several lines is spaces too"
+    assert copy.lines[12] == " " * 5 + "後の文です。", "text after the call's end is still read"
 
 
 def test_a_manifest_copy_holds_its_japanese_only_with_origins(tmp_path: Path) -> None:
