@@ -4,9 +4,9 @@ textlint reads Markdown, not the handbook's Markdown: an admonition (``!!! note 
 collapsible block (``??? danger``) or a content tab (``=== "OpenShift"``) indents its body by four
 spaces, which Markdown reads as a code block that textlint skips; macro calls (``{{ step("id") }}``)
 read as text. ``page_text`` writes a copy in which each block's body is moved left, its title
-becomes a heading, and every macro call becomes spaces (one written over several lines too).
-``yaml_text`` takes the Japanese of a manifest file: comments and scalar values that hold Japanese,
-one Markdown paragraph per value (a title becomes a heading).
+becomes a heading, and every macro call becomes spaces. ``yaml_text`` takes the Japanese of a
+manifest file: comments and scalar values that hold Japanese, one Markdown paragraph per value
+(a title becomes a heading).
 
 Every line of a copy remembers the file, line and column shift it came from (``Origin``), so a
 finding or an automatic fix lands on the original line.
@@ -61,31 +61,12 @@ def _blank_macros(line: str) -> str:
     return _MACRO.sub(lambda m: " " * len(m.group(0)), line)
 
 
-def _blank_open_macro(line: str, open_macro: bool) -> tuple[str, bool]:
-    """Blank a macro call that spans lines: its rest on this line, and whether it is still open after it."""
-    if open_macro:
-        end = min((i for i in (line.find("}}"), line.find("%}")) if i >= 0), default=-1)
-        if end < 0:
-            return " " * len(line), True
-        line = " " * (end + 2) + line[end + 2:]
-    line = _blank_macros(line)
-    start = min((i for i in (line.find("{{"), line.find("{%")) if i >= 0), default=-1)
-    if start < 0:
-        return line, False
-    return line[:start] + " " * (len(line) - start), True
-
-
 def page_text(path: Path, name: str) -> Copy:
     """A Markdown copy of a page that textlint reads as a reader does (see the module docstring)."""
     copy = Copy(name, [], [])
     bodies: list[int] = []  # the indentation of each open block's body
     fenced = False
-    open_macro = False
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if open_macro:
-            blanked, open_macro = _blank_open_macro(raw, True)
-            copy.add(blanked, Origin(path, number, 0))
-            continue
         indent = len(raw) - len(raw.lstrip(" "))
         if raw.strip():
             while bodies and indent < bodies[-1]:
@@ -104,9 +85,7 @@ def page_text(path: Path, name: str) -> Copy:
                 copy.add("#### " + title, Origin(path, number, column - 5))
             bodies.append(indent + 4)
             continue
-        if not fenced:
-            line, open_macro = _blank_open_macro(line, False)
-        copy.add(line, Origin(path, number, dedent))
+        copy.add(line if fenced else _blank_macros(line), Origin(path, number, dedent))
     return copy
 
 

@@ -47,14 +47,6 @@ def test_a_page_copy_reads_admonition_bodies_and_drops_macros(tmp_path: Path) ->
     assert title is not None and PAGE.splitlines()[3 + 1][title.shift + 5:].startswith("コンテナー")
 
 
-def test_a_macro_call_over_several_lines_becomes_spaces(tmp_path: Path) -> None:
-    page = tmp_path / "page.md"
-    page.write_text('前の文です。\n\n{{ steps(\n  "a",\n  "b",\n) }} 後の文です。\n', encoding="utf-8")
-    copy = page_text(page, "page.md")
-    assert [line.strip() for line in copy.lines] == ["前の文です。", "", "", "", "", "後の文です。"]
-    assert len(copy.lines[5]) == len(') }} 後の文です。'), "columns stay where they were"
-
-
 def test_a_manifest_copy_holds_its_japanese_only_with_origins(tmp_path: Path) -> None:
     manifest = tmp_path / "stage.yaml"
     manifest.write_text(MANIFEST, encoding="utf-8")
