@@ -106,7 +106,7 @@ class Rendered:
 def rendered_applies(lab_root: Path, stage_ids: list[str], user: str, platform: str = "kubernetes") -> list[Rendered]:
     """What each apply step of ``stage_ids`` sends to the cluster, with the values apply.py uses for ``user``."""
     lab = Lab.load(lab_root)
-    values = lab.variables.resolve({"LAB_USER": user})
+    values = lab.variables.resolve({"LAB_USER": user}, platform=platform)
     rendered: list[Rendered] = []
     for stage_id in stage_ids:
         for step in lab.stage(stage_id).steps_for(platform):
@@ -132,7 +132,7 @@ def demo_commands(lab_root: Path, stage_ids: list[str], user: str, platform: str
     resources that only an operator makes Ready (see WORKLOAD_KINDS).
     """
     lab = Lab.load(lab_root)
-    values = lab.variables.resolve({"LAB_USER": user})
+    values = lab.variables.resolve({"LAB_USER": user}, platform=platform)
     commands: list[DemoCommand] = []
     for stage_id in stage_ids:
         for step in lab.stage(stage_id).steps_for(platform):

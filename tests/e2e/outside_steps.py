@@ -3,7 +3,8 @@
 - ``kind`` needs Docker and ``helm`` a chart repository: neither is reachable here. The recorded-CLI
   tests (tests/apply/test_stage0_kubernetes.py) show that apply.py runs exactly these commands; the
   e2e tests install the CRDs those charts would bring (handbook.local_cluster.install_crds) instead.
-- A wait or a check on what such a chart would start (a Deployment in the release's namespace), and a
+- A wait or a check on what such a chart would start (a Deployment in the release's namespace), a rollout
+  wait on a workload that no step creates (the Kiali operator makes ``deployment/kiali``), and a
   check whose answer comes from an operator (an IstioCNI's Ready column, the Prometheus's AVAILABLE, the
   istio-cni DaemonSet the Sail operator makes), has nothing to wait for or read here.
 """
@@ -74,6 +75,12 @@ def _reason(step: Step, values: Mapping[str, str], charts: set[str], held: set[t
         return OUTSIDE_TOOLS[argv[0]]
     if isinstance(step, WaitStep) and step.namespace in charts:
         return f"waits on what a Helm chart starts in {step.namespace}"
+    if isinstance(step, WaitStep) and step.rollout:  # e.g. the Deployment the Kiali operator makes from a Kiali
+        kind, _, name = step.rollout.partition("/")
+        workload = WORKLOAD_ALIASES.get(kind.lower())
+        namespace = argv[argv.index("-n") + 1] if "-n" in argv else ""
+        if workload and (workload, namespace, name) not in held:
+            return f"waits on a {workload} that an operator makes"
     if isinstance(step, CheckStep) and argv[1:2] == ("get",):
         kind, names, namespace = _get_target(argv)
         if kind in OPERATOR_STATUS:
