@@ -16,9 +16,9 @@ from dataclasses import replace
 
 from .blocks import Block, step_block
 from .lab import Lab
-from .pages import block_markdown
-from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM, PLATFORM_LABELS
-from .prose import manual_markdown
+from .pages import block_markdown, content_tabs
+from .platforms import DEFAULT_CLI, DEFAULT_PLATFORM
+from .prose import manual_markdown, step_anchor
 from .stage_map import join_lines, stage_link
 from .stages import Stage
 from .steps import Step
@@ -60,13 +60,12 @@ def step_markdown(lab: Lab, step: Step, link: Link) -> str:
     if len({b.text for b in blocks.values()}) == 1:
         block = blocks.get(DEFAULT_PLATFORM) or next(iter(blocks.values()))
         return block_markdown(block, link=link, sample_user=user)
-    tabs = []
-    for platform, block in blocks.items():
-        body = block_markdown(replace(block, ref=platform_ref(block.ref, platform)), in_tab=True, link=link,
-                              sample_user=user)
-        start = "===!" if not tabs else "==="  # each step its own set of tabs, never merged with the previous
-        tabs.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{_indent(body)}\n')
-    return "\n".join(tabs)
+    tabs = [  # one id for the set: two tabs with the same id would make a copy button copy the other tab
+        (platform, block_markdown(replace(block, ref=platform_ref(block.ref, platform)), in_tab=True, link=link,
+                                  sample_user=user, anchor=False))
+        for platform, block in blocks.items()
+    ]
+    return content_tabs(tabs, anchor=step_anchor(step.id))
 
 
 def intro_markdown(lab: Lab, stage: Stage, pages: Mapping[str, str], from_page: str, link: Link) -> str:

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from support.apply_cli import run_apply
 
-from handbook.blocks import catch_up_block, split_dry_run
+from handbook.blocks import catch_up_block, split_dry_run, step_block
 from handbook.errors import VariableError
 from handbook.lab import Lab
-from handbook.platforms import PLATFORMS
+from handbook.platforms import DEFAULT_CLI, PLATFORMS
 from handbook.reader_form import FORM_VARIABLES
 from handbook.stage_map import stage_pages
 from handbook.stages import Stage
@@ -204,6 +204,9 @@ def test_copy_button_copies_what_apply_py_runs(browser: Any, base_url: str) -> N
                 block = blocks.nth(i)
                 ref = block.get_attribute("data-ref")
                 label = _tab_label(block)
+                # a folded solution or troubleshooting item: open it as a reader would
+                block.evaluate("(el) => { for (let d = el.closest('details'); d;"
+                               " d = d.parentElement.closest('details')) d.open = true; }")
                 if label is not None and not block.is_visible():
                     block.evaluate(
                         """(el, label) => [...el.closest(".tabbed-set").querySelectorAll(
@@ -215,8 +218,15 @@ def test_copy_button_copies_what_apply_py_runs(browser: Any, base_url: str) -> N
                 elif ref.endswith("/export"):
                     platform = labels[label] if label else page.evaluate("document.documentElement.dataset.labPlatform")
                     expected = printed[platform][ref]
+                elif (step_id := ref.split("/", 1)[1].partition("@")[0]) not in {s.id for s in stage.steps}:
+                    # the outro: the exercise's solution and the troubleshooting looks, one tab per platform
+                    step = next(s for s in stage.all_steps if s.id == step_id)
+                    platform = ref.partition("@")[2] or (
+                        "openshift" if "openshift" in step.platforms else step.platforms[0]
+                    )
+                    expected = step_block(step, DEFAULT_CLI[platform], lab, platform).text
                 else:
-                    step = stage.step(ref.split("/", 1)[1])
+                    step = stage.step(step_id)
                     platform = labels[label] if label else (
                         "openshift" if "openshift" in step.platforms else step.platforms[0]
                     )

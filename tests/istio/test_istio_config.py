@@ -67,6 +67,8 @@ def cases(value_set: str) -> dict[str, Case]:
     values = value_sets(lab)[value_set]
     mesh = generate(built_binaries() / "istioctl", lab_istio(lab, values)).mesh
     found: dict[str, Case] = {}
+    case = stage_case(lab, values, mesh, "stage-3")  # the sidecars alone: Envoy's view of stage 3
+    found[case.name] = case
     case = stage_case(lab, values, mesh, "stage-4")
     gateway_claims(case, values)
     _strict_for_ingress_target(case)
