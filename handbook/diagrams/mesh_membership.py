@@ -158,7 +158,7 @@ def render(docs: list[dict]) -> str:
         )
     namespaces = collect_namespaces(docs)
     seen_by: dict[str, list[Mesh]] = {name: [] for name in namespaces}
-    lines = flowchart("LR")
+    lines = flowchart("TB")  # top to bottom: two meshes side by side fit the text column
     placed: set[str] = set()
     for mesh in meshes:
         info = namespaces.get(mesh.namespace)
@@ -179,7 +179,7 @@ def render(docs: list[dict]) -> str:
             describe_selector(s) for s in mesh.selectors
         )
         lines.append(f"  subgraph {node_id('mesh', mesh.name)}[{label('メッシュ ' + mesh.name)}]")
-        istiod = label("istiod-" + mesh.revision, "リビジョン " + mesh.revision, "discoverySelectors: " + selectors)
+        istiod = label("istiod-" + mesh.revision, "リビジョン " + mesh.revision, "discoverySelectors:", selectors)
         lines.append(f"    {node_id('istiod', mesh.name)}[[{istiod}]]")
         lines.append(f"    {node_id('ns', mesh.namespace)}[{_namespace_label(info)}]")
         lines.append("  end")
@@ -196,10 +196,20 @@ def render(docs: list[dict]) -> str:
         lines.append(f"  subgraph unseen[{label('どのメッシュからも見えない名前空間')}]")
         for name in unseen:
             lines.append(f"    {node_id('ns', name)}[{_namespace_label(namespaces[name])}]")
+        for upper, lower in zip(unseen, unseen[2:], strict=False):  # two columns: invisible links stack them
+            lines.append(f"    {node_id('ns', upper)} ~~~ {node_id('ns', lower)}")
         lines.append("  end")
     for mesh in meshes:
         for name in visible_namespaces(mesh, namespaces):
             lines.append(f"  {node_id('istiod', mesh.name)} -->|見る| {node_id('ns', name)}")
+    for mesh in meshes:  # a mesh's other namespaces under its own one, so that two meshes fit side by side
+        column = [mesh.namespace, *(n for n in visible_namespaces(mesh, namespaces) if n not in placed)]
+        if mesh.namespace in placed:
+            for upper, lower in zip(column, column[1:], strict=False):
+                lines.append(f"  {node_id('ns', upper)} ~~~ {node_id('ns', lower)}")
+    seen = [name for name in namespaces if seen_by[name] and name not in placed]
+    if unseen and seen:  # below the meshes, not beside them: the diagram stays as wide as the meshes
+        lines.append(f"  {node_id('ns', seen[0])} ~~~ {node_id('ns', unseen[0])}")
     return "\n".join(lines)
 
 

@@ -29,8 +29,6 @@ KNOWN: dict[str, str] = {
     "stage-3": "docs/stage-3.md's sequence diagram: its long notes make it wider than the column, and "
                "Mermaid draws the autonumber badges at 12 px, so they end at 8 px; shorten the notes "
                "(or move them into the text) and drop autonumber",
-    "stage-7": "docs/stage-7.md's metrics flowchart (LR) is wider than the column at 1280 px; draw it "
-               "top to bottom (flowchart TB) or generate it in handbook/diagrams/",
 }
 
 # For each drawn diagram: the scale it is drawn at, every label's on-screen font size, the boxes of
