@@ -22,6 +22,8 @@ from outside_steps import outside_reasons
 
 from handbook import local_cluster
 from handbook.lab import Lab
+from handbook.plan import reader_steps
+from handbook.replay import Key, replay, step_moves
 from handbook.steps import ApplyStep, WaitStep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,33 +152,42 @@ def demo_commands(lab_root: Path, stage_ids: list[str], user: str, platform: str
 
 @dataclass(frozen=True)
 class LastWrite:
-    """One object as the last apply step that writes it in a plan leaves it."""
+    """One object as the last apply step of a plan sends it (handbook.replay)."""
 
     identity: str  # apiVersion/Kind namespace/name
-    ref: str
+    ref: str  # the apply step that wrote this version
     namespace: str | None
     document: dict
-    earlier: tuple[str, ...]  # the earlier steps that apply the same object
+    earlier: tuple[str, ...]  # the earlier apply steps that wrote the same object
 
 
-def last_writes(rendered: list[Rendered]) -> list[LastWrite]:
-    """Each object of the plan once, with the document of the last step that applies it.
+def last_writes(lab_root: Path, stage_ids: list[str], user: str, platform: str = "kubernetes") -> list[LastWrite]:
+    """Each object the apply steps of ``stage_ids`` write and that is still there after apply.py ran those stages
+    for ``user``, from the one model of the end state (handbook.replay): what a second run must find unchanged.
 
-    Later stages may rewrite an object an earlier stage made (stage 5 rewrites stage 4's
-    VirtualService); after a run, only the last writer's document can match the server.
+    Later stages may rewrite an object an earlier stage made (stage 5 rewrites stage 4's VirtualService);
+    after a run, only the last writer's version can match the server.
     """
-    latest: dict[str, LastWrite] = {}
-    for item in rendered:
-        for document in yaml.safe_load_all(item.body):
-            if not isinstance(document, dict):
-                continue
-            meta = document.get("metadata") or {}
-            namespace = meta.get("namespace") or item.namespace
-            identity = f"{document.get('apiVersion')}/{document.get('kind')} {namespace or '-'}/{meta.get('name')}"
-            before = latest.get(identity)
-            earlier = (*before.earlier, before.ref) if before else ()
-            latest[identity] = LastWrite(identity, item.ref, item.namespace, document, earlier)
-    return list(latest.values())
+    lab = Lab.load(lab_root)
+    values = lab.variables.resolve({"LAB_USER": user}, platform=platform)
+    planned = [p for p in reader_steps([lab.stage(s) for s in stage_ids], platform) if not p.step.demo]
+    applies = {p.step.ref for p in planned if isinstance(p.step, ApplyStep)}
+    writers: dict[Key, list[tuple[str, dict]]] = {}  # each apply of the object, and the version it sent
+    snapshots = replay(step_moves(planned), values)
+    for snapshot in snapshots:
+        if snapshot.ref in applies:
+            for key, held in snapshot.present.items():
+                if held.made_by == snapshot.ref:
+                    writers.setdefault(key, []).append((snapshot.ref, held.doc))
+    # The version the last apply sent, not what later patches made of it: a second run applies it again
+    # before the patch, so a field it states and a patch changes (a Service's type) would flip back and forth.
+    end = snapshots[-1].present if snapshots else {}
+    return [
+        LastWrite(f"{doc.get('apiVersion')}/{key[0]} {key[1] or '-'}/{key[2]}", ref, key[1] or None, doc,
+                  tuple(r for r, _ in writers[key][:-1]))
+        for key in end if key in writers
+        for ref, doc in [writers[key][-1]]
+    ]
 
 
 def kubectl_diff(cluster, item: Rendered | LastWrite, context: str | None = None) -> str:  # noqa: ANN001

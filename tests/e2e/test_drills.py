@@ -187,7 +187,7 @@ def test_page_blocks_pasted_into_bash_match_apply(cluster, fixture_lab: Path, tm
     assert bash.returncode == 0, bash.stderr
     assert run_apply(cluster, fixture_lab, "stage-2", "--user", by_apply, *PLATFORM_ARGS).returncode == 0
 
-    objects = last_writes(rendered_applies(fixture_lab, ["stage-1", "stage-2"], by_hand))
+    objects = last_writes(fixture_lab, ["stage-1", "stage-2"], by_hand)
     kinds = sorted({f"{item.document['kind'].lower()}/{item.document['metadata']['name']}" for item in objects})
     compared = 0
     for user in (by_hand, by_apply):

@@ -244,7 +244,7 @@ def test_real_lab_runs_as_a_learner_and_a_second_run_changes_nothing(cluster, re
     second = as_learner(cluster, real_lab, stages[-1])
     assert second.returncode == 0, second.stderr
     learner_stages = [s for s in stages if s != "stage-0"]
-    objects = last_writes(rendered_applies(real_lab, learner_stages, LEARNER))
+    objects = last_writes(real_lab, learner_stages, LEARNER)
     for item in objects:
         if item.earlier:
             print(f"{item.identity}: applied by {', '.join(item.earlier)}, then by {item.ref}; a re-run sets "
