@@ -29,6 +29,7 @@ from cluster_harness import (
 )
 
 from handbook import local_cluster
+from handbook.lab import Lab
 
 pytestmark = pytest.mark.e2e
 
@@ -280,6 +281,22 @@ def test_real_lab_demonstrations_run_as_the_learner(cluster, real_lab: Path) -> 
         print(f"{demo.ref}: exit {result.returncode} {result.stderr.strip()}")
         if result.returncode != 0:
             failures[demo.ref] = result.stderr.strip()
+    assert not failures, failures
+
+
+def test_real_lab_exercises_run_as_the_learner(cluster, real_lab: Path) -> None:
+    """Each stage's やってみよう solution, run by `apply.py exercise` with the learner's token right after
+    apply.py brought the cluster to that stage, as a learner who finishes the stage and then tries it."""
+    lab = Lab.load(real_lab)
+    stages = [s for s in lab.stages if s.id != "stage-0" and any(step.executes for step in s.frame.solution)]
+    assert stages, "some learner stage has an exercise that changes the cluster"
+    failures: dict[str, str] = {}
+    for stage in stages:
+        assert as_learner(cluster, real_lab, stage.id).returncode == 0
+        result = as_learner(cluster, real_lab, "exercise", stage.id)
+        print(f"exercise {stage.id}: exit {result.returncode}\n{result.stdout[-600:]}")
+        if result.returncode != 0:
+            failures[stage.id] = (result.stdout + result.stderr)[-1500:]
     assert not failures, failures
 
 
