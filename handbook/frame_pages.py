@@ -53,10 +53,10 @@ def platform_blocks(lab: Lab, step: Step) -> dict[str, Block]:
     return {p: step_block(step, DEFAULT_CLI[p], lab, p) for p in step.platforms}
 
 
-def step_markdown(lab: Lab, step: Step, link: Link) -> str:
-    """A step's block, or linked tabs OpenShift / Kubernetes when its text differs by platform."""
+def step_markdown(lab: Lab, step: Step, link: Link, user: str) -> str:
+    """A step's block, or linked tabs OpenShift / Kubernetes when its text differs by platform (``user``:
+    whose values the sample outputs show)."""
     blocks = platform_blocks(lab, step)
-    user = lab.variables.resolve()["LAB_USER"]  # whose values the sample outputs show
     if len({b.text for b in blocks.values()}) == 1:
         block = blocks.get(DEFAULT_PLATFORM) or next(iter(blocks.values()))
         return block_markdown(block, link=link, sample_user=user)
@@ -91,6 +91,7 @@ def intro_markdown(lab: Lab, stage: Stage, pages: Mapping[str, str], from_page: 
 def outro_markdown(lab: Lab, stage: Stage, link: Link) -> str:
     """まとめ, 確認問題 (answers folded), やってみよう (hint and solution folded), うまくいかないとき."""
     frame = stage.frame
+    user = lab.variables.resolve()["LAB_USER"]  # the learner whose values the sample outputs show
     parts: list[str] = []
     if frame.recap:
         parts.append("## まとめ\n\n" + "\n".join(f"- {_text(point, link)}" for point in frame.recap))
@@ -104,7 +105,7 @@ def outro_markdown(lab: Lab, stage: Stage, link: Link) -> str:
         section = [f"## やってみよう: {html.escape(exercise.title, quote=False)}", _text(exercise.task, link)]
         if exercise.hint:
             section.append('??? tip "ヒント"\n\n' + _indent(_text(exercise.hint, link)))
-        solution = "\n".join(step_markdown(lab, step, link) for step in exercise.solution)
+        solution = "\n".join(step_markdown(lab, step, link, user) for step in exercise.solution)
         section.append('??? example "解答例 (最後の手順でステージの終わりの状態に戻します)"\n\n' + _indent(solution))
         parts.append("\n\n".join(section))
     if frame.troubleshooting:
@@ -112,7 +113,7 @@ def outro_markdown(lab: Lab, stage: Stage, link: Link) -> str:
         for trouble in frame.troubleshooting:
             symptom = html.escape(join_lines(trouble.symptom)).replace("`", "")
             body = (f"**よくある原因**: {_text(trouble.cause, link)}\n\n"
-                    f"**確かめるコマンド** (読み取りだけです):\n\n{step_markdown(lab, trouble.look, link)}\n"
+                    f"**確かめるコマンド** (読み取りだけです):\n\n{step_markdown(lab, trouble.look, link, user)}\n"
                     f"**対処**: {_text(trouble.fix, link)}")
             section.append(f'!!! failure "症状: {symptom}"\n\n{_indent(body)}')
         parts.append("\n\n".join(section))

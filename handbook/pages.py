@@ -136,9 +136,8 @@ def content_tabs(tabs: list[tuple[str, str]], anchor: str | None = None, more: t
     """
     parts = []
     for i, (platform, body) in enumerate(tabs):
-        indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
         start = "===!" if i == 0 else "==="  # a set of its own, even right after another step's tabs
-        parts.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
+        parts.append(f'{start} "{PLATFORM_LABELS[platform]}"\n\n{_indent(body)}\n')
     inner = "\n".join(parts)
     if anchor is None:
         return inner
@@ -248,9 +247,7 @@ class PageRenderer:
             raise UsageError(f"{self.page}: steps({', '.join(step_ids)}) must name consecutive steps of "
                              f"{self.stage.id}, in the order {self.stage.definition} lists them")
         for step in steps:
-            if step.id in self.rendered:
-                raise UsageError(f"{self.page}: step {step.id!r} of {self.stage.id} is rendered twice")
-            self.rendered.append(step.id)
+            self._render(step.id)
         try:
             blocks = {p: group_block(steps, DEFAULT_CLI[p], title) for p in PLATFORMS if p in steps[0].platforms}
         except UsageError as exc:

@@ -237,8 +237,8 @@ class VariableCatalog:
 
         Raises VariableError naming the variable, the value, the pattern it broke and where it came from.
         """
-        if self.for_platform(platform) is not self:
-            return self.for_platform(platform).resolve(overrides, discovered, platform)
+        if (there := self.for_platform(platform)) is not self:
+            return there.resolve(overrides, discovered, platform)
         overrides = dict(overrides or {})
         discovered = dict(discovered or {})
         values: dict[str, str] = {}

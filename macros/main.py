@@ -24,10 +24,10 @@ from handbook.lab_images import per_stage
 from handbook.lab_resources import lab_lines
 from handbook.lab_resources import markdown as resources_markdown
 from handbook.manifest_check import notice_lines, validate_manifests
-from handbook.pages import PageRenderer, block_markdown, step_link_markdown
+from handbook.pages import PageRenderer, block_markdown, content_tabs, step_link_markdown
 from handbook.pages import variables_table as pages_variables_table
 from handbook.plan import reset_stages
-from handbook.platforms import DEFAULT_PLATFORM, PLATFORM_LABELS, PLATFORMS
+from handbook.platforms import DEFAULT_PLATFORM, PLATFORMS
 from handbook.stage_map import render_stage_map, stage_pages
 from handbook.tables import render_table
 from handbook.validation import FallbackWarning, Validator
@@ -149,12 +149,7 @@ def define_env(env) -> None:  # noqa: ANN001 - the plugin's environment object
     def learner_cleanup() -> str:
         """The learner's short clean-up (blocks.learner_cleanup_block), one tab per platform."""
         lab = load_lab()
-        tabs = []
-        for platform in PLATFORMS:
-            body = block_markdown(blocks.learner_cleanup_block(lab, platform), in_tab=True)
-            indented = "\n".join(f"    {line}" if line else "" for line in body.splitlines())
-            tabs.append(f'=== "{PLATFORM_LABELS[platform]}"\n\n{indented}\n')
-        return "\n".join(tabs)
+        return content_tabs([(p, block_markdown(blocks.learner_cleanup_block(lab, p), in_tab=True)) for p in PLATFORMS])
 
     @env.macro
     def diagram(name: str, after: str | None = None) -> str:
